@@ -1,0 +1,66 @@
+"""Stage prepared datasets in S3 under content-addressed keys, so the same bytes are uploaded once.
+
+Keys are ``<prefix><sha256>.jsonl`` (prefix ``tuneops/`` by default). ``HeadObject`` comes first;
+an object of the same size is reused. Uploads send the SHA-256 of the bytes actually read, which S3
+checks on arrival, so a corrupted upload is refused instead of training on it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from tuneops.provider import Upload
+from tuneops.providers.bedrock.errors import call, error_code, translate
+
+
+class S3Staging:
+    """Content-addressed dataset objects in one bucket."""
+
+    def __init__(self, s3: Any, bucket: str, prefix: str, provider: str):
+        self.s3 = s3
+        self.bucket = bucket
+        self.prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+        self.provider = provider
+
+    def key(self, sha256: str) -> str:
+        """The object key for a dataset with this content hash."""
+        return f"{self.prefix}{sha256}.jsonl"
+
+    def uri(self, key: str) -> str:
+        """The s3:// URI Bedrock reads the dataset from."""
+        return f"s3://{self.bucket}/{key}"
+
+    def size(self, key: str) -> int | None:
+        """The object's size, or None when it does not exist."""
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise translate(exc, self.provider, "upload") from exc
+        return int(head.get("ContentLength", -1))
+
+    def upload(self, path: Path, sha256: str) -> Upload:
+        """Put ``path`` at its content address unless an object of the same size is there already."""
+        key = self.key(sha256)
+        size = path.stat().st_size
+        if self.size(key) != size:
+            digest = _sha256_b64(path)
+            with path.open("rb") as fh:
+                call(self.provider, "upload", lambda: self.s3.put_object(
+                    Bucket=self.bucket, Key=key, Body=fh, ContentType="application/jsonl",
+                    ChecksumSHA256=digest))
+        return Upload(self.provider, sha256, self.uri(key), size, path.name)
+
+
+def _sha256_b64(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return base64.b64encode(h.digest()).decode()

@@ -1,0 +1,45 @@
+"""SandboxProvider: the OpenAI adapter pointed at ``tuneops sandbox serve`` (a local stand-in, not an LLM)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from tuneops.provider import Capabilities, ProviderConfig
+from tuneops.providers.openai.adapter import OpenAIProvider
+from tuneops.providers.openai.uploads import MAX_UPLOAD_BYTES
+
+DEFAULT_SANDBOX_URL = "http://127.0.0.1:8765/v1"
+
+SANDBOX_CAPABILITIES = Capabilities(
+    methods=frozenset({"sft", "dpo"}),
+    staging="file_id",
+    data_format="openai_chat",
+    can_cancel=True,
+    can_pause=True,
+    can_resume=True,
+    lists_jobs=True,
+    max_upload_bytes=MAX_UPLOAD_BYTES,
+    min_examples=10,
+    learning_rate="multiplier",
+    credentials=(),
+    models=("sandbox-mini", "sandbox-legacy"),
+    notes="local stand-in for offline use and tests; nearest-neighbour learner, not an LLM",
+)
+
+
+class SandboxProvider(OpenAIProvider):
+    """The OpenAI adapter pointed at the local sandbox; needs no key."""
+
+    name: ClassVar[str] = "sandbox"
+    capabilities: ClassVar[Capabilities] = SANDBOX_CAPABILITIES
+
+    def _make_client(self, config: ProviderConfig) -> Any:
+        import openai
+
+        self.base_url = (config.base_url or self.options.get("base_url")
+                         or config.env.get("TUNEOPS_SANDBOX_URL") or DEFAULT_SANDBOX_URL)
+        return openai.OpenAI(api_key="sandbox", base_url=self.base_url, max_retries=0,
+                             http_client=self._http(config))
+
+    def _credential_source(self) -> str:
+        return "none needed"

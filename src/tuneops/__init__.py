@@ -1,0 +1,62 @@
+"""tuneops: hosted fine-tuning jobs as code, across providers.
+
+The public API is small and stable; everything else is internal. Importing tuneops is cheap: the
+store, provider SDKs and tokenizers load only when used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tuneops.errors import (
+    BudgetExceeded,
+    DatasetError,
+    MissingCredential,
+    PermanentProviderError,
+    ProviderError,
+    ProviderNotFound,
+    SpecError,
+    TransientProviderError,
+    TuneopsError,
+)
+from tuneops.provider import Capabilities, Provider, ProviderConfig, ProviderJob, RunStatus
+
+if TYPE_CHECKING:
+    from tuneops.spec import JobSpec
+    from tuneops.spec import load as load_spec
+    from tuneops.store import open_store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BudgetExceeded",
+    "Capabilities",
+    "DatasetError",
+    "JobSpec",
+    "MissingCredential",
+    "PermanentProviderError",
+    "Provider",
+    "ProviderConfig",
+    "ProviderError",
+    "ProviderJob",
+    "ProviderNotFound",
+    "RunStatus",
+    "SpecError",
+    "TransientProviderError",
+    "TuneopsError",
+    "__version__",
+    "load_spec",
+    "open_store",
+]
+
+_LAZY = {"JobSpec": ("tuneops.spec", "JobSpec"), "load_spec": ("tuneops.spec", "load"),
+         "open_store": ("tuneops.store", "open_store")}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'tuneops' has no attribute {name!r}")

@@ -1,0 +1,5 @@
+"""``python -m tuneops``."""
+
+from tuneops.cli import entry
+
+entry()

@@ -1,0 +1,166 @@
+"""`tuneops submit`, `tuneops sync` and `tuneops runs ...`: start runs, advance them, look at them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tuneops.cli import render, state
+
+runs_app = typer.Typer(help="List, inspect, watch and control runs.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add submit, sync and the runs group."""
+    app.command("submit")(submit)
+    app.command("sync")(sync)
+    app.add_typer(runs_app, name="runs")
+
+
+def _orchestrator():  # type: ignore[no-untyped-def]
+    from tuneops.orchestrator import Orchestrator
+
+    return Orchestrator(state.store())
+
+
+def submit(
+    spec: Path = typer.Argument(..., help="The job spec (jobs/<name>.toml)."),
+    provider: str = typer.Option(None, "--provider", help="Run on this provider instead of the spec's.",
+                                 show_default=False),
+    watch: bool = typer.Option(False, "--watch", "-w", help="Follow the run until it finishes."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run as JSON."),
+    no_promote: bool = typer.Option(False, "--no-promote", help="With --watch: do not evaluate and "
+                                    "promote the new model when the run succeeds."),
+) -> None:
+    """Validate, estimate, admit and submit a job spec (the dataset is uploaded once per provider)."""
+    from tuneops import spec as specmod
+
+    loaded = specmod.load(spec)
+    orch = _orchestrator()
+    try:
+        run = orch.submit(loaded, provider=provider)
+        if not as_json:
+            state.console().print(f"run {run.id}: {render.state(run.state)} at {run.provider}"
+                                  + (f" (job {run.provider_job_id})" if run.provider_job_id else ""))
+        if watch:
+            from tuneops.cli.watch import follow
+
+            run = follow(orch, run.id, quiet=as_json)
+            if run.state == "succeeded" and not no_promote:
+                from tuneops.cli.evals import after_run
+
+                after_run(orch, loaded, run, quiet=as_json)
+    finally:
+        orch.pool.close()
+    if as_json:
+        state.print_json(render.run_dict(run))
+    raise typer.Exit(1 if run.state in ("failed", "unknown") else 0)
+
+
+def sync(
+    as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
+) -> None:
+    """Advance every unfinished run once: reconcile, upload, create or poll as each needs."""
+    from tuneops.store import queries
+
+    orch = _orchestrator()
+    try:
+        with orch.store.read() as s:
+            runs = list(queries.unfinished_runs(s))
+        done = []
+        for run in runs:
+            done.append(orch.advance(run))
+    finally:
+        orch.pool.close()
+    if as_json:
+        state.print_json([render.run_dict(r) for r in done])
+    elif done:
+        state.console().print(render.runs_table(done, title=f"synced {len(done)} run(s)"))
+    else:
+        state.console().print("no unfinished runs")
+
+
+@runs_app.command("list")
+def runs_list(
+    job: str = typer.Option(None, "--job", help="Only this job.", show_default=False),
+    provider: str = typer.Option(None, "--provider", help="Only this provider.", show_default=False),
+    status: str = typer.Option(None, "--state", help="Only runs in this state.", show_default=False),
+    active: bool = typer.Option(False, "--active", help="Only unfinished runs."),
+    limit: int = typer.Option(50, "--limit", help="At most this many runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Runs, newest first."""
+    from tuneops.store import queries
+
+    store = state.store()
+    with store.read() as s:
+        runs = list(queries.list_runs(s, job=job, provider=provider, state=status, active=active,
+                                      limit=limit))
+    if as_json:
+        state.print_json([render.run_dict(r) for r in runs])
+        return
+    state.console().print(render.runs_table(runs) if runs else "no runs yet: tuneops submit jobs/<name>.toml")
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
+    events: int = typer.Option(15, "--events", help="How many recent events to show."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """One run: status history, estimate and cost, the model, and recent events."""
+    from tuneops.cli.show import show_run
+
+    show_run(state.store(), run_id, events=events, as_json=as_json)
+
+
+@runs_app.command("watch")
+def runs_watch(
+    run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
+    interval: float = typer.Option(2.0, "--interval", help="Seconds between polls."),
+) -> None:
+    """Follow a run until it finishes (reconciling it first if its submission was interrupted)."""
+    from tuneops.cli.watch import follow
+
+    orch = _orchestrator()
+    try:
+        with orch.store.read() as s:
+            from tuneops.store import queries
+
+            run = queries.get_run(s, run_id)
+        run = follow(orch, run.id, interval=interval)
+    finally:
+        orch.pool.close()
+    raise typer.Exit(1 if run.state in ("failed", "unknown") else 0)
+
+
+def _control(run_id: str, action: str) -> None:
+    from tuneops.store import queries
+
+    orch = _orchestrator()
+    try:
+        with orch.store.read() as s:
+            run = queries.get_run(s, run_id)
+        run = orch.control(run, action)
+    finally:
+        orch.pool.close()
+    state.console().print(f"run {run.id}: {action} requested; now {render.state(run.state)}")
+
+
+@runs_app.command("cancel")
+def runs_cancel(run_id: str = typer.Argument(..., help="Run id (or a unique prefix).")) -> None:
+    """Cancel a run at its provider."""
+    _control(run_id, "cancel")
+
+
+@runs_app.command("pause")
+def runs_pause(run_id: str = typer.Argument(..., help="Run id (or a unique prefix).")) -> None:
+    """Pause a run (where the provider supports it)."""
+    _control(run_id, "pause")
+
+
+@runs_app.command("resume")
+def runs_resume(run_id: str = typer.Argument(..., help="Run id (or a unique prefix).")) -> None:
+    """Resume a paused run (where the provider supports it)."""
+    _control(run_id, "resume")

@@ -1,0 +1,56 @@
+"""`tuneops runs show`: everything the ledger knows about one run."""
+
+from __future__ import annotations
+
+import json
+
+from rich.table import Table
+
+from tuneops.cli import render, state
+from tuneops.store import Store, queries
+
+
+def show_run(store: Store, run_id: str, *, events: int = 15, as_json: bool = False) -> None:
+    """Print one run with its status history, costs, model and recent events."""
+    with store.read() as s:
+        run = queries.get_run(s, run_id)
+        history = list(queries.run_events(s, run.id, kinds=("state",)))
+        recent = list(queries.run_events(s, run.id, limit=events))
+        model = queries.model_for_run(s, run.id)
+    if as_json:
+        data = render.run_dict(run)
+        data["status_history"] = [{"at": e.at, "change": e.message} for e in history]
+        data["events"] = [{"at": e.at, "kind": e.kind, "message": e.message,
+                           "data": json.loads(e.data) if e.data else None} for e in recent]
+        data["model"] = model.model_dump() if model else None
+        state.print_json(data)
+        return
+    out = state.console()
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    rows = [
+        ("run", run.id), ("job", f"{run.job_name}  ({run.spec_path}, sha256 {run.spec_sha256[:12]})"),
+        ("provider", f"{run.provider}  base {run.base_model}  method {run.method}"),
+        ("state", f"{render.state(run.state)}  (provider status: {run.provider_status or '-'})"),
+        ("provider job", run.provider_job_id or "-"), ("model", run.model_id or "-"),
+        ("data", f"{run.train_examples} examples, {run.train_tokens} tokens/epoch, "
+                 f"sha256 {run.train_sha256[:12]}"),
+        ("trained tokens", str(run.trained_tokens) if run.trained_tokens is not None else "-"),
+        ("estimate / cost", f"{render.usd(run.estimate_microusd)} / {render.usd(run.cost_microusd)}"),
+        ("trigger", f"{run.trigger} by {run.actor}"),
+        ("created", render.when(run.created_at)), ("finished", render.when(run.finished_at)),
+    ]
+    if run.error_message:
+        rows.append(("error", f"{run.error_code or ''} {run.error_message}"))
+    for k, v in rows:
+        grid.add_row(k, v)
+    out.print(grid)
+    if history:
+        out.print("\n[bold]status history[/]")
+        for e in history:
+            out.print(f"  {render.when(e.at)}  {e.message}")
+    if recent:
+        out.print(f"\n[bold]last {len(recent)} events[/]")
+        for e in recent:
+            out.print(f"  {render.when(e.at)}  [dim]{e.kind:8}[/] {e.message}")

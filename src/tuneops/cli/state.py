@@ -1,0 +1,62 @@
+"""Shared CLI plumbing: the --db option's value, consoles, the store, and JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tuneops.store import Store
+
+DB: str | None = None
+
+
+def console() -> Console:
+    """The stdout console."""
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def err_console() -> Console:
+    """The stderr console (errors, progress)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def store() -> Store:
+    """Open the ledger chosen by --db / TUNEOPS_DATABASE_URL (migrating it if needed)."""
+    from tuneops.store import open_store
+
+    return open_store(DB)
+
+
+def print_json(value: Any) -> None:
+    """Write ``value`` as JSON to stdout (datetimes as ISO 8601)."""
+    sys.stdout.write(json.dumps(value, indent=2, default=_default, sort_keys=False) + "\n")
+
+
+def _default(value: Any) -> Any:
+    from datetime import date, datetime
+    from enum import Enum
+    from pathlib import Path
+
+    if isinstance(value, datetime):
+        return value.isoformat() + ("Z" if value.tzinfo is None else "")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if hasattr(value, "__dataclass_fields__"):
+        import dataclasses
+
+        return dataclasses.asdict(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")

@@ -1,0 +1,113 @@
+"""Streaming JSONL reading with line numbers: one line in memory at a time, file-level problems noted.
+
+The reader never decodes or parses; it splits lines, strips line endings and a UTF-8 BOM, skips
+blank lines and reports what concerns the file as a whole (BOM, CRLF, UTF-16, unreadable, overlong
+lines). Parsing and checking belong to ``checks``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from tuneops.datasets.findings import Finding
+
+
+def line_key(raw: bytes) -> bytes:
+    """Content key of a line: the same whether it ends in LF, CRLF or (last line) nothing."""
+    if raw[-1:] != b"\n":
+        raw += b"\n"
+    elif raw[-2:-1] == b"\r":
+        raw = raw[:-2] + b"\n"
+    return hashlib.sha256(raw).digest()[:16]
+
+
+# A single line longer than this is reported and skipped instead of being held in memory.
+MAX_LINE_BYTES = int(os.environ.get("TUNEOPS_MAX_LINE_BYTES", 64 * 1024 * 1024))
+
+_BOM8 = b"\xef\xbb\xbf"
+_BOM16 = (b"\xff\xfe", b"\xfe\xff")
+
+
+class LineReader:
+    """Iterate ``(line_number, raw_bytes)`` over the non-blank lines of a JSONL file.
+
+    ``raw_bytes`` keeps its line ending (LF or CRLF; none on a last line without one).
+    """
+
+    def __init__(self, path: Path, label: str, findings: list[Finding], *, max_line_bytes: int = MAX_LINE_BYTES):
+        self.path = path
+        self.label = label
+        self.findings = findings
+        self.max_line_bytes = max_line_bytes
+        self.bytes = 0
+        self.lines = 0
+        self.blank = 0
+        self.crlf = 0
+
+    def _add(self, severity: str, code: str, line: int | None, message: str) -> None:
+        self.findings.append(Finding(severity, code, self.label, line, None, message))  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        try:
+            f = open(self.path, "rb")  # noqa: SIM115 - closed in the finally below
+        except OSError as exc:
+            self._add("error", "file.unreadable", None, f"cannot read the file: {exc.strerror or exc}")
+            return
+        try:
+            yield from self._lines(f)
+        except OSError as exc:
+            self._add("error", "file.unreadable", self.lines or None, f"read failed: {exc.strerror or exc}")
+        finally:
+            f.close()
+            if self.crlf:
+                self._add("warning", "encoding.crlf", None,
+                          f"{self.crlf} line(s) end in CRLF (Windows line endings); prepared files use LF")
+
+    def _lines(self, f) -> Iterator[tuple[int, bytes]]:
+        # Lines are yielded with their line ending: JSON parsing ignores it and slicing it off would
+        # copy every line. Hash keys normalize the one line that may lack it (see ``line_key``).
+        readline = f.readline
+        limit = self.max_line_bytes
+        raw = readline(limit)
+        if raw.startswith(_BOM16):
+            self._add("error", "encoding.utf16", 1,
+                      "the file is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8")
+            self.lines = 1
+            return
+        if raw.startswith(_BOM8):
+            self._add("warning", "encoding.bom", 1,
+                      "the file starts with a UTF-8 byte order mark; it is removed in prepared files")
+            raw = raw[3:]
+            self.bytes += 3
+        lineno = 0
+        while raw:
+            lineno += 1
+            if raw[-1] != 10:  # no newline: the last line, or a line over the limit
+                if len(raw) >= limit:
+                    self.bytes += len(raw)
+                    self._skip_rest(readline, lineno)
+                    raw = readline(limit)
+                    continue
+            elif raw[-2:-1] == b"\r":
+                self.crlf += 1
+            if raw.isspace():
+                self.blank += 1
+                self._add("warning", "json.blank", lineno, "blank line (skipped)")
+            else:
+                yield lineno, raw
+            raw = readline(limit)
+        self.lines = lineno
+        self.bytes = f.tell()
+
+    def _skip_rest(self, readline, lineno: int) -> None:
+        size = self.max_line_bytes
+        while True:
+            chunk = readline(self.max_line_bytes)
+            size += len(chunk)
+            if not chunk or chunk[-1:] == b"\n":
+                break
+        self._add("error", "file.line_too_long", lineno,
+                  f"line is {size:,} bytes, over the {self.max_line_bytes:,}-byte limit of one example (skipped)")

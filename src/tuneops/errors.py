@@ -1,0 +1,151 @@
+"""The exception tree of tuneops.
+
+Every error a person can act on derives from ``TuneopsError``; its message says what failed,
+where (file:line, field path, run id, provider job id) and what to do. The CLI prints it as one
+line and exits non-zero; anything else is a bug and keeps its traceback.
+
+::
+
+    TuneopsError
+    ├── SpecError                    bad jobs/*.toml (file, field path, fix)
+    ├── DatasetError                 preflight found errors; nothing was written
+    ├── ProviderNotFound             unknown provider name (lists the installed ones)
+    ├── ProviderUnavailable          optional SDK missing (message = exact pip command)
+    ├── MissingCredential            an API key / credential is not set (names the variable)
+    ├── UnsupportedOperation         the provider cannot do this (pause, DPO, ...)
+    ├── BudgetExceeded               admission refused: estimate over a budget (with the numbers)
+    ├── ProviderError                a provider call failed (provider, operation, code, message)
+    │   ├── TransientProviderError   429/5xx/timeouts: the retry policy may try again
+    │   │   └── AmbiguousCreate      the create call may or may not have taken effect
+    │   └── PermanentProviderError   4xx/auth/validation: stop
+    ├── RunNotFound                  no run with that id
+    ├── StoreError                   the state store cannot be opened or migrated
+    ├── LeaseLost                    another scheduler holds the work
+    └── AlreadyFired                 the fire key exists: the decision already fired
+"""
+
+from __future__ import annotations
+
+
+class TuneopsError(Exception):
+    """Base of every error tuneops raises on purpose; ``exit_code`` is what the CLI returns."""
+
+    exit_code = 1
+
+
+class SpecError(TuneopsError):
+    """A job spec is invalid: names the file, the field path and the fix."""
+
+    exit_code = 2
+
+    def __init__(self, path: str, problems: list[str]):
+        self.path = path
+        self.problems = problems
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"invalid job spec {path}:\n{lines}" if len(problems) > 1 else
+                         f"invalid job spec {path}: {problems[0]}")
+
+
+class DatasetError(TuneopsError):
+    """Preflight found errors in a dataset; nothing was uploaded or written."""
+
+    exit_code = 2
+
+
+class ProviderNotFound(TuneopsError, LookupError):
+    """No provider of that name is installed."""
+
+    exit_code = 2
+
+    def __init__(self, name: str, available: list[str], where: str = ""):
+        self.name = name
+        self.available = available
+        loc = f"{where}: " if where else ""
+        super().__init__(
+            f"{loc}unknown provider {name!r}; installed providers: {', '.join(available) or 'none'}. "
+            "Fix the provider name, or install the plugin that provides it."
+        )
+
+
+class ProviderUnavailable(TuneopsError):
+    """A provider needs an optional dependency that is not installed."""
+
+    exit_code = 2
+
+
+class MissingCredential(TuneopsError):
+    """A credential a provider needs is not set in the environment."""
+
+    exit_code = 2
+
+    def __init__(self, provider: str, variables: list[str], hint: str = ""):
+        self.provider = provider
+        self.variables = variables
+        names = " or ".join(variables)
+        extra = f" {hint}" if hint else ""
+        super().__init__(
+            f"provider {provider!r} needs a credential: set {names} in the environment.{extra} "
+            "Nothing was written."
+        )
+
+
+class UnsupportedOperation(TuneopsError):
+    """The provider cannot perform the requested operation or express the requested setting."""
+
+    exit_code = 2
+
+
+class BudgetExceeded(TuneopsError):
+    """Admission refused because the estimate would exceed a budget."""
+
+    exit_code = 3
+
+
+class ProviderError(TuneopsError):
+    """A provider call failed; keeps the provider's own code and message."""
+
+    def __init__(self, message: str, *, provider: str = "", operation: str = "",
+                 code: str | None = None, status: int | None = None,
+                 retry_after: float | None = None):
+        self.provider = provider
+        self.operation = operation
+        self.code = code
+        self.status = status
+        self.retry_after = retry_after
+        where = f"{provider} {operation}: " if provider else ""
+        tail = f" [{code}]" if code else ""
+        super().__init__(f"{where}{message}{tail}")
+
+
+class TransientProviderError(ProviderError):
+    """A failure worth retrying: rate limit, server error, timeout, connection reset."""
+
+
+class AmbiguousCreate(TransientProviderError):
+    """A create call failed in a way that leaves unknown whether the job exists."""
+
+
+class PermanentProviderError(ProviderError):
+    """A failure that retrying will not fix: bad request, auth, quota, validation."""
+
+
+class RunNotFound(TuneopsError, LookupError):
+    """No run with the given id (or prefix) exists in the ledger."""
+
+    exit_code = 2
+
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+        super().__init__(f"no run with id {run_id!r}; `tuneops runs list` shows the runs in this ledger")
+
+
+class StoreError(TuneopsError):
+    """The state store cannot be opened, migrated or used."""
+
+
+class LeaseLost(TuneopsError):
+    """Another process holds the lease on this work; stop touching it."""
+
+
+class AlreadyFired(TuneopsError):
+    """A decision with this fire key already fired for the job."""

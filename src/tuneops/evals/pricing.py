@@ -1,0 +1,29 @@
+"""What eval inference costs, from the pricing catalog's inference entries (integer micro-dollars)."""
+
+from __future__ import annotations
+
+INPUT = "infer_input"
+OUTPUT = "infer_output"
+
+
+def _per_mtok(provider: str, model: str, method: str) -> int | None:
+    from tuneops import economics
+
+    # Exact method only: a catalog entry for "*" describes training and must not price inference.
+    for price in economics.catalog():
+        if price.method == method and price.matches(provider, model, method):
+            return price.microusd_per_mtok
+    return None
+
+
+def inference_cost(provider: str, model: str, input_tokens: int, output_tokens: int) -> int | None:
+    """Cost of the tokens of new inference calls to ``model`` (a fine-tuned model is priced by its
+    base model); None when the catalog has no sourced price. No tokens cost nothing."""
+    if input_tokens == 0 and output_tokens == 0:
+        return 0
+    from tuneops.economics import cost_microusd
+
+    per_in, per_out = _per_mtok(provider, model, INPUT), _per_mtok(provider, model, OUTPUT)
+    if per_in is None or per_out is None:
+        return None
+    return cost_microusd(input_tokens, per_in) + cost_microusd(output_tokens, per_out)

@@ -1,0 +1,128 @@
+"""Opening the state store: SQLite by default (WAL, foreign keys, BEGIN IMMEDIATE for writes), or any
+SQLAlchemy PostgreSQL URL for teams. The schema is migrated on open."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, create_engine
+
+from tuneops.errors import StoreError
+
+DEFAULT_PATH = Path(".tuneops") / "tuneops.db"
+ENV_URL = "TUNEOPS_DATABASE_URL"
+
+# How long a SQLite writer waits for another process's write lock before giving up.
+SQLITE_BUSY_TIMEOUT_S = 60
+
+
+def resolve_url(db: str | None = None) -> str:
+    """The database URL from --db (a path or URL), TUNEOPS_DATABASE_URL, or the project default."""
+    value = db or os.environ.get(ENV_URL) or str(DEFAULT_PATH)
+    if "://" in value:
+        url = make_url(value)
+        if url.drivername in ("postgresql", "postgres"):
+            # psycopg 3 is the supported driver; plain postgresql:// would ask for psycopg2.
+            value = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        return value
+    path = Path(value).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _sqlite_events(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        # Take transaction control away from pysqlite so BEGIN IMMEDIATE means what it says.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        mode = conn.get_execution_options().get("tuneops_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str) -> Engine:
+    """A SQLAlchemy engine for ``url`` with the pragmas and transaction rules tuneops relies on."""
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S,
+                                                      "check_same_thread": False})
+            _sqlite_events(engine)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except Exception as exc:  # bad URL, missing driver
+        raise StoreError(f"cannot open database {_safe(url)}: {exc}. "
+                         "For PostgreSQL install the extra: pip install 'tuneops[postgres]'") from None
+    return engine
+
+
+def _safe(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<database url>"
+
+
+class Store:
+    """The ledger: an engine plus read and write transactions that behave the same on both databases."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password hidden."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A read-then-write transaction: BEGIN IMMEDIATE on SQLite; commits on success."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(tuneops_begin="IMMEDIATE")
+            with Session(bind=conn, expire_on_commit=False) as session:
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction; objects read stay usable after it ends (closing does not expire them)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    def close(self) -> None:
+        """Dispose of pooled connections."""
+        self.engine.dispose()
+
+
+def open_store(db: str | None = None, *, migrate: bool = True) -> Store:
+    """Open the ledger at ``db`` (path, URL, or the default) and bring its schema up to date."""
+    url = resolve_url(db)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        raise StoreError(f"cannot connect to database {_safe(url)}: {exc}") from None
+    store = Store(engine)
+    if migrate:
+        from tuneops.store.migrate import upgrade
+
+        upgrade(store)
+    return store

@@ -1,0 +1,136 @@
+"""Every query the rest of tuneops runs against the ledger lives here, named by what it answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from tuneops.clock import utcnow
+from tuneops.errors import RunNotFound, TuneopsError
+from tuneops.store.tables import ModelRow, RunEventRow, RunRow, UploadRow
+
+# Run states before the provider has acknowledged the job.
+LOCAL_STATES = ("admitted", "submitting")
+TERMINAL_STATES = ("succeeded", "failed", "cancelled")
+
+
+def get_run(session: Session, run_id: str) -> RunRow:
+    """The run with this id, or with this unique id prefix (at least 6 characters).
+
+    Raises RunNotFound when nothing matches and TuneopsError when a prefix is ambiguous.
+    """
+    row = session.get(RunRow, run_id)
+    if row is not None:
+        return row
+    if len(run_id) >= 6:
+        rows = session.exec(select(RunRow).where(RunRow.id.like(f"{run_id}%")).limit(2)).scalars().all()  # type: ignore
+        if len(rows) == 1:
+            return rows[0]
+        if len(rows) > 1:
+            raise TuneopsError(f"run id prefix {run_id!r} is ambiguous; give more characters")
+    raise RunNotFound(run_id)
+
+
+def list_runs(session: Session, *, job: str | None = None, provider: str | None = None,
+              state: str | None = None, active: bool = False, limit: int = 50) -> Sequence[RunRow]:
+    """Runs newest first, filtered by job, provider, state, or only the unfinished ones."""
+    stmt = select(RunRow).order_by(RunRow.created_at.desc(), RunRow.id.desc())  # type: ignore[attr-defined]
+    if job:
+        stmt = stmt.where(RunRow.job_name == job)
+    if provider:
+        stmt = stmt.where(RunRow.provider == provider)
+    if state:
+        stmt = stmt.where(RunRow.state == state)
+    if active:
+        stmt = stmt.where(RunRow.state.not_in(TERMINAL_STATES))  # type: ignore[attr-defined]
+    return session.exec(stmt.limit(limit)).scalars().all()  # type: ignore[call-overload]
+
+
+def unfinished_runs(session: Session) -> Sequence[RunRow]:
+    """Every run not yet in a terminal state, oldest first."""
+    stmt = (select(RunRow).where(RunRow.state.not_in(TERMINAL_STATES))  # type: ignore[attr-defined]
+            .order_by(RunRow.created_at))
+    return session.exec(stmt).scalars().all()  # type: ignore[call-overload]
+
+
+def find_upload(session: Session, provider: str, sha256: str) -> UploadRow | None:
+    """The upload of these exact bytes at this provider, if any."""
+    stmt = select(UploadRow).where(UploadRow.provider == provider, UploadRow.sha256 == sha256)
+    return session.exec(stmt).scalars().first()  # type: ignore[call-overload]
+
+
+def add_event(session: Session, run_id: str, kind: str, message: str, *, data: Any = None,
+              provider_event_id: str | None = None, at: datetime | None = None) -> bool:
+    """Record one run event; a provider event already stored (same id) is skipped. True if added."""
+    if provider_event_id is not None:
+        exists = session.exec(select(RunEventRow.id).where(  # type: ignore[call-overload]
+            RunEventRow.run_id == run_id, RunEventRow.provider_event_id == provider_event_id)).first()
+        if exists:
+            return False
+    session.add(RunEventRow(run_id=run_id, at=at or utcnow(), kind=kind, message=message,
+                            provider_event_id=provider_event_id,
+                            data=json.dumps(data, default=str) if data is not None else None))
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent syncer stored it first
+        session.rollback()
+        return False
+    return True
+
+
+def run_events(session: Session, run_id: str, *, kinds: Sequence[str] | None = None,
+               limit: int | None = None) -> Sequence[RunEventRow]:
+    """A run's events, oldest first (the last ``limit`` when given)."""
+    stmt = select(RunEventRow).where(RunEventRow.run_id == run_id)
+    if kinds:
+        stmt = stmt.where(RunEventRow.kind.in_(kinds))  # type: ignore[attr-defined]
+    if limit:
+        stmt = stmt.order_by(RunEventRow.id.desc()).limit(limit)  # type: ignore[union-attr]
+        return list(reversed(session.exec(stmt).scalars().all()))  # type: ignore[call-overload]
+    return session.exec(stmt.order_by(RunEventRow.id)).scalars().all()  # type: ignore[call-overload, union-attr]
+
+
+def model_for_run(session: Session, run_id: str) -> ModelRow | None:
+    """The model a run produced, if any."""
+    return session.exec(select(ModelRow).where(ModelRow.run_id == run_id)).scalars().first()  # type: ignore
+
+
+def month_spend_microusd(session: Session, since: datetime, job: str | None = None) -> int:
+    """Money committed since ``since``: actual cost where known, else the estimate, for live runs."""
+    spent = func.coalesce(RunRow.cost_microusd, RunRow.estimate_microusd, 0)
+    stmt = select(func.coalesce(func.sum(spent), 0)).where(
+        RunRow.created_at >= since,
+        or_(RunRow.state.not_in(("failed", "cancelled")), RunRow.cost_microusd.is_not(None)),  # type: ignore
+    )
+    if job:
+        stmt = stmt.where(RunRow.job_name == job)
+    return int(session.exec(stmt).scalar_one())  # type: ignore[call-overload]
+
+
+def metric_points(session: Session, run_id: str) -> Sequence[Any]:
+    """A run's metric points (MetricPointRow), by step; empty before the provider reports any."""
+    from tuneops.store.lifecycle_tables import MetricPointRow
+
+    stmt = select(MetricPointRow).where(MetricPointRow.run_id == run_id).order_by(MetricPointRow.step)
+    return session.exec(stmt).scalars().all()  # type: ignore[call-overload]
+
+
+def run_by_provider_job(session: Session, providers: Sequence[str], provider_job_id: str) -> RunRow | None:
+    """The run whose provider job this is, at any of ``providers`` (the newest if several); else None."""
+    stmt = (select(RunRow).where(RunRow.provider.in_(providers),  # type: ignore[attr-defined]
+                                 RunRow.provider_job_id == provider_job_id)
+            .order_by(RunRow.created_at.desc()).limit(1))  # type: ignore[attr-defined]
+    return session.exec(stmt).scalars().first()  # type: ignore[call-overload]
+
+
+def has_provider_event(session: Session, run_id: str, provider_event_id: str) -> bool:
+    """Whether this run already recorded the provider event (or webhook delivery) with this id."""
+    stmt = select(RunEventRow.id).where(RunEventRow.run_id == run_id,
+                                        RunEventRow.provider_event_id == provider_event_id)
+    return session.exec(stmt).first() is not None  # type: ignore[call-overload]

@@ -1,0 +1,22 @@
+"""`tuneops --help` stays fast: it must not import provider SDKs, tiktoken or the database layer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def test_help_imports_no_sdk_tokenizer_or_database() -> None:
+    code = ("import sys; from tuneops.cli import main; rc = main(['--help']); import json; "
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('openai','tiktoken','sqlalchemy','sqlmodel','alembic','boto3','google','httpx','uvicorn','starlette'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    heavy = json.loads(out.stdout.strip().splitlines()[-1])
+    assert heavy == [], f"`tuneops --help` imported {heavy}"
+    assert "submit" in out.stdout and "quickstart" in out.stdout
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    out = subprocess.run([sys.executable, "-m", "tuneops", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "quickstart" in out.stdout
