@@ -56,8 +56,7 @@ def job(data: Mapping[str, Any]) -> ProviderJob:
         model_id=(raw.get("outputModelArn") or raw.get("customModelArn"))
         if status is RunStatus.SUCCEEDED else None,
         idempotency_key=key_from_token(raw.get("clientRequestToken")),
-        # Bedrock reports a failure message only for failed jobs; anything else is noise.
-        error_code="Failed" if status is RunStatus.FAILED else None,
+        # Bedrock gives a failed job a message but no error code; a message on any other job is noise.
         error_message=raw.get("failureMessage") if status is RunStatus.FAILED else None,
         created_at=_utc(data.get("creationTime")),
         finished_at=_utc(data.get("endTime")) if status.terminal else None,

@@ -7,6 +7,7 @@ is replayed as a stack: a promotion pushes the new holder, a rollback pops back 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,9 @@ from tuneops.evals.runner import ModelTarget
 from tuneops.store import Store, queries
 from tuneops.store.eval_tables import AliasHistoryRow, AliasRow
 from tuneops.store.tables import ModelRow, RunRow
+
+# The same rule as [promote] alias in a job spec.
+_ALIAS_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
 class ModelNotFound(TuneopsError, LookupError):
@@ -245,6 +249,9 @@ def _model_id(session: Session, pk: int | None) -> str | None:
 def promote(store: Store, model_pk: int, name: str, *, reason: str = "", eval_id: str | None = None,
             details: dict[str, Any] | None = None, actor: str | None = None) -> AliasMove:
     """Point ``<model's job>@name`` at a model, keeping history and writing a ``model.promoted`` event."""
+    if not _ALIAS_NAME.fullmatch(name):
+        raise TuneopsError(f"alias name {name!r} is not valid; use letters, digits, '.', '_' or '-' "
+                           "(like production or canary)")
     who, now = actor or default_actor(), utcnow()
     with store.write() as s:
         model = s.get(ModelRow, model_pk)

@@ -101,17 +101,55 @@ class PromoteSection(_Section):
 
 
 class RetrainSection(_Section):
-    """Rules that make the scheduler start a new run (filled in by the scheduler work)."""
+    """When the scheduler starts a new run: a cron schedule, a low eval score, fresh data, an old model
+    or a base model about to shut down; never twice within the cooldown (see tuneops.scheduler)."""
 
-    cron: str | None = None
+    cron: str | None = None  # five-field cron in UTC, e.g. "0 3 * * 1"
+    # After downtime: "coalesce" fires one catch-up run for all missed slots, "skip" waits for the next.
+    misfire: Literal["coalesce", "skip"] = "coalesce"
+    misfire_grace_minutes: float = Field(default=60.0, ge=0)
     eval_below: float | None = Field(default=None, ge=0, le=1)
+    metric: str | None = None  # default: the [promote] metric, else the first [eval] metric
     min_eval_examples: int = Field(default=1, ge=1)
+    reeval: bool = True  # re-score the alias holder when the eval set file changed
     new_examples: int | None = Field(default=None, ge=1)
     changed_fraction: float | None = Field(default=None, gt=0, le=1)
     max_age_days: float | None = Field(default=None, gt=0)
     shutdown_within_days: float | None = Field(default=None, gt=0)
     cooldown_hours: float = Field(default=24.0, ge=0)
     providers: list[str] = Field(default_factory=list)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            from croniter import croniter
+
+            if len(value.split()) != 5 or not croniter.is_valid(value):
+                raise ValueError("not a five-field cron expression (minute hour day month weekday), "
+                                 "e.g. \"0 3 * * 1\" for Mondays at 03:00 UTC")
+        return value
+
+
+NotifyEvent = Literal["fire", "success", "failure", "promotion", "refusal"]
+
+
+class NotifySection(_Section):
+    """Webhook URLs that get a JSON payload when the scheduler fires, a run ends or a promotion is decided."""
+
+    urls: list[str] = Field(default_factory=list)
+    events: list[NotifyEvent] = Field(default_factory=lambda: ["fire", "success", "failure", "promotion",
+                                                               "refusal"])
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+    retries: int = Field(default=3, ge=0, le=10)
+
+    @field_validator("urls")
+    @classmethod
+    def _http(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not re.match(r"^https?://[^\s/]+", url):
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        return urls
 
 
 class BudgetSection(_Section):
@@ -148,6 +186,7 @@ class JobSpec(_Section):
     eval: EvalSection | None = None
     promote: PromoteSection | None = None
     retrain: RetrainSection | None = None
+    notify: NotifySection | None = None
     budget: BudgetSection = BudgetSection()
 
     @field_validator("options")

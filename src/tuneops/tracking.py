@@ -201,7 +201,7 @@ class RunTracking:
         models = _try(lister)
         if not models:
             return
-        dates = dict(models)
+        dates = {model_id: _as_datetime(when) for model_id, when in models}
         with self.store.write() as s:
             model = queries.model_for_run(s, run.id)
             if model is not None:
@@ -236,6 +236,15 @@ def _checkpoint_ids(run_id: str) -> Any:
     from sqlalchemy import select
 
     return select(CheckpointRow.provider_checkpoint_id).where(CheckpointRow.run_id == run_id)
+
+
+def _as_datetime(value: Any) -> Any:
+    """A shutdown date as a naive UTC datetime (providers announce dates)."""
+    from datetime import date, datetime
+
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day)
+    return value
 
 
 def _f(value: Any) -> float | None:

@@ -23,7 +23,20 @@ app = typer.Typer(
 )
 
 # Each module defines register(app). Order is the order of `tuneops --help`.
-COMMAND_MODULES = ("project", "data", "runs", "metrics", "evals", "models", "history", "audit", "providers", "sandbox", "db", "webhooks")
+COMMAND_MODULES = (
+    "project",
+    "data",
+    "runs",
+    "metrics",
+    "evals",
+    "models",
+    "history",
+    "audit",
+    "providers",
+    "sandbox",
+    "db",
+    "webhooks",
+)
 
 
 @app.callback()

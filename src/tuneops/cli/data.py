@@ -168,11 +168,14 @@ def _render_estimates(report: PreflightReport, job: Any, ests: list[Any]) -> Non
             row.append("unknown" if e.time_s is None else f"{e.time_s:,}s")
         if per_run is not None:
             if e.microusd is None:
-                row.append("[red]refused: price unknown[/]")
+                row.append("[red]refused†[/]")
             else:
                 row.append("[green]ok[/]" if e.microusd <= per_run else f"[red]over {format_usd(per_run)}[/]")
         table.add_row(*row)
     con.print(table)
+    if per_run is not None and any(e.microusd is None for e in ests):
+        con.print("[dim]† refused at submit: the spec sets a budget and this price is unknown (add a sourced "
+                  "price to .tuneops/pricing.toml)[/]")
     for e in ests:
         if e.epochs_rule != "set in the spec":
             con.print(f"[dim]* {e.provider}: {e.epochs_rule}[/]")

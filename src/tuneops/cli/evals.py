@@ -158,12 +158,19 @@ def progress_bar(quiet: bool = False) -> Iterator[tuple[Any, Any]]:
 
 def after_run(orch: Any, loaded: Any, run: Any, *, compare_base: bool = False, quiet: bool = False) -> Any:
     """Evaluate and promote-or-refuse after a succeeded run, printing what happened; returns the result."""
+    from tuneops.errors import TuneopsError
     from tuneops.evals.flow import after_success, evaluate_base
 
-    with progress_bar(quiet) as (on_role, progress):
-        result = after_success(orch, loaded, run, progress=progress, on_role=on_role)
-        if compare_base and "candidate" in result.evals and "base" not in result.evals:
-            result.evals["base"] = evaluate_base(orch, loaded, progress=progress, on_role=on_role).id
+    try:
+        with progress_bar(quiet) as (on_role, progress):
+            result = after_success(orch, loaded, run, progress=progress, on_role=on_role)
+            if compare_base and "candidate" in result.evals and "base" not in result.evals:
+                result.evals["base"] = evaluate_base(orch, loaded, progress=progress, on_role=on_role).id
+    except TuneopsError as exc:
+        # The run itself succeeded and is recorded; say why nothing was promoted and carry on.
+        state.err_console().print(f"[bold red]eval and promotion failed:[/] {exc}", highlight=False,
+                                  soft_wrap=True)
+        return None
     if quiet:
         return result
     if compare_base and "base" in result.evals and "candidate" in result.evals:

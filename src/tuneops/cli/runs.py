@@ -59,24 +59,20 @@ def submit(
 
 
 def sync(
+    due_only: bool = typer.Option(False, "--due", help="Only runs whose next poll is due (for cron)."),
     as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
 ) -> None:
-    """Advance every unfinished run once: reconcile, upload, create or poll as each needs."""
-    from tuneops.store import queries
-
+    """Advance every unfinished run: reconcile interrupted submissions, then poll (batched per provider)."""
     orch = _orchestrator()
     try:
-        with orch.store.read() as s:
-            runs = list(queries.unfinished_runs(s))
-        done = []
-        for run in runs:
-            done.append(orch.advance(run))
+        done, calls = orch.sync_all(force=not due_only)
     finally:
         orch.pool.close()
     if as_json:
         state.print_json([render.run_dict(r) for r in done])
     elif done:
-        state.console().print(render.runs_table(done, title=f"synced {len(done)} run(s)"))
+        state.console().print(render.runs_table(done, title=f"synced {len(done)} run(s) "
+                                                f"({calls['list']} list + {calls['get']} get calls)"))
     else:
         state.console().print("no unfinished runs")
 
@@ -97,10 +93,15 @@ def runs_list(
     with store.read() as s:
         runs = list(queries.list_runs(s, job=job, provider=provider, state=status, active=active,
                                       limit=limit))
+        warnings = queries.serving_deadlines(s, within_days=30)
     if as_json:
         state.print_json([render.run_dict(r) for r in runs])
         return
-    state.console().print(render.runs_table(runs) if runs else "no runs yet: tuneops submit jobs/<name>.toml")
+    out = state.console()
+    out.print(render.runs_table(runs) if runs else "no runs yet: tuneops submit jobs/<name>.toml")
+    for model, what, when in warnings:
+        out.print(f"[yellow]warning:[/] {what} of {model.provider_model_id} (job {model.job_name}) stops "
+                  f"serving on {when:%Y-%m-%d}; retrain or move the job to another base model", soft_wrap=True)
 
 
 @runs_app.command("show")

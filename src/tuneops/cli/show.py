@@ -17,12 +17,15 @@ def show_run(store: Store, run_id: str, *, events: int = 15, as_json: bool = Fal
         history = list(queries.run_events(s, run.id, kinds=("state",)))
         recent = list(queries.run_events(s, run.id, limit=events))
         model = queries.model_for_run(s, run.id)
+        checkpoints = list(queries.checkpoints(s, run.id))
     if as_json:
         data = render.run_dict(run)
         data["status_history"] = [{"at": e.at, "change": e.message} for e in history]
         data["events"] = [{"at": e.at, "kind": e.kind, "message": e.message,
                            "data": json.loads(e.data) if e.data else None} for e in recent]
         data["model"] = model.model_dump() if model else None
+        data["checkpoints"] = [{"step": c.step, "model": c.provider_model_id,
+                                "metrics": json.loads(c.metrics) if c.metrics else {}} for c in checkpoints]
         state.print_json(data)
         return
     out = state.console()
@@ -45,7 +48,16 @@ def show_run(store: Store, run_id: str, *, events: int = 15, as_json: bool = Fal
         rows.append(("error", f"{run.error_code or ''} {run.error_message}"))
     for k, v in rows:
         grid.add_row(k, v)
+    if model is not None and (model.shutdown_at or model.base_shutdown_at):
+        grid.add_row("stops serving", f"model {render.when(model.shutdown_at) or '-'}, "
+                                      f"base {render.when(model.base_shutdown_at) or '-'}")
     out.print(grid)
+    if checkpoints:
+        out.print("\n[bold]checkpoints[/]")
+        for c in checkpoints:
+            metrics = json.loads(c.metrics) if c.metrics else {}
+            loss = metrics.get("train_loss")
+            out.print(f"  step {c.step:>5}  {c.provider_model_id}" + (f"  train loss {loss:.4f}" if loss else ""))
     if history:
         out.print("\n[bold]status history[/]")
         for e in history:

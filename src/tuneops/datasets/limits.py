@@ -63,17 +63,17 @@ def bedrock_format(base_model: str) -> str:
     return "bedrock_prompt_completion" if m.startswith(_BEDROCK_PROMPT_COMPLETION) else "bedrock_conversation"
 
 
-def limits_for(provider: str, base_model: str = "") -> ProviderLimits:
-    """Limits of ``provider``: the installed adapter's capabilities over the documented table."""
+def limits_for(provider: str, base_model: str = "", capabilities: object | None = None) -> ProviderLimits:
+    """Limits of ``provider``: the adapter's capabilities (given, or of the installed adapter) over the
+    documented table."""
     base = FALLBACK.get(provider, ProviderLimits(provider, source="no documented limits known"))
     if provider == "bedrock" and base_model:
         base = replace(base, data_format=bedrock_format(base_model))
-    caps = _capabilities(provider)
+    caps = _capabilities(provider) if capabilities is None else capabilities
     if caps is None:
         return base
+    # The adapter's declared format wins: its prepare() converts to exactly that format.
     fmt = getattr(caps, "data_format", base.data_format)
-    if provider == "bedrock" and base_model and fmt in ("bedrock_conversation", "bedrock_prompt_completion"):
-        fmt = base.data_format  # the adapter declares one format; the model decides which one applies
     return replace(
         base,
         data_format=fmt,
@@ -85,11 +85,22 @@ def limits_for(provider: str, base_model: str = "") -> ProviderLimits:
     )
 
 
-def _capabilities(provider: str) -> object | None:
-    try:
-        from tuneops import registry
+_EP_CAPS: dict[str, object | None] = {}
 
+
+def _capabilities(provider: str) -> object | None:
+    # Scanning entry points costs ~0.1 s per call, so installed adapters are looked up once per
+    # process; providers registered in-process (tests, notebooks) are always looked up afresh.
+    from tuneops import registry
+
+    if provider not in registry._registered and provider in _EP_CAPS:
+        return _EP_CAPS[provider]
+    try:
         factory = registry.load(provider)
     except Exception:  # not installed, or a broken plugin: fall back to the documented table
-        return None
-    return getattr(factory, "capabilities", None)
+        caps = None
+    else:
+        caps = getattr(factory, "capabilities", None)
+    if provider not in registry._registered:
+        _EP_CAPS[provider] = caps
+    return caps

@@ -8,6 +8,7 @@ snapshot cache when the same line was checked before with the same checks and to
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,25 +127,30 @@ def _process(batch: list[tuple[int, bytes]], agg: FileAggregate, checker: Exampl
         cache.put_many(fresh, ctx)
 
 
-def _provider_names(loaded: LoadedSpec, providers: list[str] | None) -> list[str]:
+def _provider_names(loaded: LoadedSpec, providers: list[str] | None, given: Mapping[str, Any]) -> list[str]:
     names = list(dict.fromkeys(providers or [loaded.spec.model.provider]))
-    from tuneops import registry
-    from tuneops.errors import ProviderNotFound
+    unknown = [n for n in names
+               if n not in given and n not in limits_mod.FALLBACK and limits_mod._capabilities(n) is None]
+    if unknown:
+        from tuneops import registry
+        from tuneops.errors import ProviderNotFound
 
-    known = set(registry.names()) | set(limits_mod.FALLBACK)
-    for name in names:
-        if name not in known:
-            raise ProviderNotFound(name, sorted(known), "--providers")
+        known = sorted(set(registry.names()) | set(limits_mod.FALLBACK))
+        raise ProviderNotFound(unknown[0], known, "--providers" if providers else "model.provider")
     return names
 
 
 def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_dir: Path | None = None,
-              use_cache: bool = True) -> PreflightReport:
-    """Check the spec's data for each provider (default: the spec's own) and count its tokens."""
+              use_cache: bool = True, capabilities: Mapping[str, Any] | None = None) -> PreflightReport:
+    """Check the spec's data for each provider (default: the spec's own) and count its tokens.
+
+    ``capabilities`` maps provider names to the ``Capabilities`` of adapters already in hand (they win
+    over the installed ones and the documented table)."""
     started = time.perf_counter()
     spec = loaded.spec
-    names = _provider_names(loaded, providers)
-    lims = {name: limits_mod.limits_for(name, spec.model.base) for name in names}
+    given = dict(capabilities or {})
+    names = _provider_names(loaded, providers, given)
+    lims = {name: limits_mod.limits_for(name, spec.model.base, given.get(name)) for name in names}
     tokenizer = tokens_mod.for_model(spec.model.base)
     formats = sorted({lim.data_format for lim in lims.values()})
     checker = ExampleChecker(TokenCounter(tokenizer), formats)

@@ -100,7 +100,9 @@ def build_snapshot(loaded: LoadedSpec, provider: Provider, staging_dir: Path, *,
 
     name = getattr(provider, "name", loaded.spec.model.provider)
     if report is None:
-        report = preflight(loaded, [name], cache_dir=cache_dir)
+        caps = getattr(provider, "capabilities", None)
+        report = preflight(loaded, [name], cache_dir=cache_dir,
+                           capabilities={name: caps} if caps is not None else None)
     if not report.ok:
         raise dataset_error(report, name)
     method = loaded.spec.method

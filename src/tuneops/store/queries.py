@@ -96,6 +96,14 @@ def run_events(session: Session, run_id: str, *, kinds: Sequence[str] | None = N
     return session.exec(stmt.order_by(RunEventRow.id)).scalars().all()  # type: ignore[call-overload, union-attr]
 
 
+def checkpoints(session: Session, run_id: str) -> Sequence[Any]:
+    """A run's checkpoints by step."""
+    from tuneops.store.lifecycle_tables import CheckpointRow
+
+    stmt = select(CheckpointRow).where(CheckpointRow.run_id == run_id).order_by(CheckpointRow.step)
+    return session.exec(stmt).scalars().all()  # type: ignore[call-overload]
+
+
 def model_for_run(session: Session, run_id: str) -> ModelRow | None:
     """The model a run produced, if any."""
     return session.exec(select(ModelRow).where(ModelRow.run_id == run_id)).scalars().first()  # type: ignore
@@ -134,3 +142,21 @@ def has_provider_event(session: Session, run_id: str, provider_event_id: str) ->
     stmt = select(RunEventRow.id).where(RunEventRow.run_id == run_id,
                                         RunEventRow.provider_event_id == provider_event_id)
     return session.exec(stmt).first() is not None  # type: ignore[call-overload]
+
+
+def serving_deadlines(session: Session, *, within_days: int = 30,
+                      now: datetime | None = None) -> list[tuple[ModelRow, str, datetime]]:
+    """Models that (or whose base model) stop serving within ``within_days``: (model, which, when)."""
+    from datetime import timedelta
+
+    now = now or utcnow()
+    horizon = now + timedelta(days=within_days)
+    stmt = select(ModelRow).where(or_(ModelRow.shutdown_at <= horizon,  # type: ignore[operator]
+                                      ModelRow.base_shutdown_at <= horizon))  # type: ignore[operator]
+    out = []
+    for model in session.exec(stmt).scalars():  # type: ignore[call-overload]
+        if model.shutdown_at and model.shutdown_at <= horizon:
+            out.append((model, "the model", model.shutdown_at))
+        if model.base_shutdown_at and model.base_shutdown_at <= horizon:
+            out.append((model, f"base model {model.base_model}", model.base_shutdown_at))
+    return out

@@ -84,7 +84,7 @@ def test_missing_credentials_and_endpoint_are_named_before_any_call(router: resp
                                                                     http: httpx.Client) -> None:
     with pytest.raises(MissingCredential, match="AZURE_OPENAI_API_KEY or AZURE_OPENAI_AD_TOKEN"):
         AzureOpenAIProvider(ProviderConfig(options={"endpoint": ENDPOINT}, env={}, http_client=http))
-    with pytest.raises(MissingCredential, match="AZURE_OPENAI_ENDPOINT.*options.azure.endpoint"):
+    with pytest.raises(MissingCredential, match=r"AZURE_OPENAI_ENDPOINT.*options\.azure\.endpoint"):
         AzureOpenAIProvider(ProviderConfig(env={"AZURE_OPENAI_API_KEY": KEY}, http_client=http))
     assert not router.calls
 
@@ -116,7 +116,8 @@ def test_an_entra_token_takes_precedence_over_a_key(router: respx.MockRouter, ht
     api = _fake(router, DATED, "token")
     p = _provider(http, DATED, "token", env={"AZURE_OPENAI_API_KEY": KEY})
     assert p.list_models() and api.calls["models"] == 1
-    assert [ok for ok, _ in p.check()][0] and "AZURE_OPENAI_AD_TOKEN" in p.check()[0][1]
+    ok, message = p.check()[0]
+    assert ok and "AZURE_OPENAI_AD_TOKEN" in message
 
 
 # -- create body ----------------------------------------------------------------------------------
@@ -302,11 +303,11 @@ def test_deploy_errors_keep_azures_code_and_a_failed_put_is_never_ambiguous(
 
 def test_deploy_without_its_settings_says_what_to_set_before_any_call(router: respx.MockRouter,
                                                                       http: httpx.Client) -> None:
-    with pytest.raises(UnsupportedOperation, match="options.azure.subscription_id"):
+    with pytest.raises(UnsupportedOperation, match=r"options\.azure\.subscription_id"):
         _provider(http).deploy(FT_MODEL)
     with pytest.raises(MissingCredential, match="AZURE_MANAGEMENT_TOKEN"):
         _provider(http, subscription_id="s", resource_group="r").deploy(FT_MODEL)
-    with pytest.raises(UnsupportedOperation, match="options.azure.account"):
+    with pytest.raises(UnsupportedOperation, match=r"options\.azure\.account"):
         _provider(http, endpoint="https://gateway.example.com", subscription_id="s", resource_group="r",
                   management_token_provider=lambda: "t").deploy(FT_MODEL)
     assert not router.calls

@@ -1,0 +1,185 @@
+"""bench/audit: the audit trail at scale — history queries and chain verification over 1,000,000 events.
+
+Bulk-inserts a valid hash chain (50 jobs, a year of events) into a fresh ledger, then measures
+`tuneops history --job X --since 30d` in-process (the query) and as a CLI subprocess (start-up
+included), and `tuneops audit verify` in events per second. Targets: history under 300 ms,
+verify at least 100,000 events/s.
+
+Usage: python bench/audit/run.py [--events 1000000] [--db PATH_OR_URL] [--keep]
+       (--db postgresql://... runs it on PostgreSQL; the database should be empty)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+HISTORY_TARGET_MS = 300.0
+VERIFY_TARGET_RATE = 100_000.0
+JOBS = [f"job-{i:02d}" for i in range(50)]
+ACTORS = ["ana@laptop", "bo@ci", "scheduler@prod-1", "scheduler@prod-2", "cy@desk"]
+PROVIDERS = ["openai", "together", "fireworks", "mistral", "vertex", "bedrock"]
+ACTIONS = [("run.admitted", None), ("upload.created", None), ("run.submitted", None),
+           ("run.status", "running"), ("run.succeeded", "succeeded"), ("run.failed", "failed"),
+           ("eval.completed", None), ("model.promoted", None)]
+
+
+def events(n: int, seed: int = 7) -> Iterator[tuple]:
+    """``n`` chained events, oldest first, a year up to now: (seq, at, ..., prev_hash, hash)."""
+    from tuneops import audit
+    from tuneops.clock import utcnow
+
+    rng = random.Random(seed)
+    start = utcnow() - timedelta(days=365)
+    step = timedelta(days=365) / n
+    prev = audit.GENESIS
+    for seq in range(1, n + 1):
+        at = start + step * seq
+        action, to_state = ACTIONS[rng.randrange(len(ACTIONS))]
+        job = JOBS[rng.randrange(len(JOBS))]
+        details = {"provider": PROVIDERS[rng.randrange(len(PROVIDERS))], "to_state": to_state,
+                   "cost_microusd": rng.randrange(10_000_000), "run_id": f"run_{seq // 8:012d}"}
+        payload = audit.canonical({k: v for k, v in details.items() if v is not None}).decode()
+        actor = ACTORS[rng.randrange(len(ACTORS))]
+        subject = f"run_{seq // 8:012d}"
+        digest = audit.event_hash(prev, seq, at, actor, action, "run", subject, job, payload)
+        yield (seq, at, actor, action, "run", subject, job, payload, prev, digest)
+        prev = digest
+
+
+def fill(store, n: int) -> float:  # type: ignore[no-untyped-def]
+    """Insert ``n`` events with valid hashes and move the chain head; returns seconds taken."""
+    t0 = time.perf_counter()
+    sqlite = store.dialect == "sqlite"
+    insert = ("INSERT INTO audit_event (seq, at, actor, action, subject_type, subject_id, job_name, details, "
+              "prev_hash, hash) VALUES " + ("(?,?,?,?,?,?,?,?,?,?)" if sqlite else
+                                            "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"))
+    raw = store.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        if sqlite:
+            cur.execute("BEGIN IMMEDIATE")
+        batch: list[tuple] = []
+        last = None
+        for row in events(n):
+            if sqlite:  # SQLAlchemy's SQLite DATETIME text form
+                row = (row[0], row[1].strftime("%Y-%m-%d %H:%M:%S.%f"), *row[2:])
+            batch.append(row)
+            if len(batch) == 20_000:
+                cur.executemany(insert, batch)
+                batch.clear()
+            last = row
+        if batch:
+            cur.executemany(insert, batch)
+        mark = "?" if sqlite else "%s"
+        cur.execute(f"UPDATE audit_head SET seq = {mark}, hash = {mark} WHERE id = 1", (last[0], last[-1]))
+        if sqlite:
+            cur.execute("COMMIT")
+            cur.execute("ANALYZE")
+        else:
+            raw.commit()
+            cur.execute("ANALYZE audit_event")
+            raw.commit()
+    finally:
+        raw.close()
+    return time.perf_counter() - t0
+
+
+def time_history_in_process(store, job: str, repeat: int = 7) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
+    """(first, median of the rest) milliseconds for the history query, and rows returned."""
+    from tuneops import audit_query
+
+    times, rows = [], 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        flt = audit_query.AuditFilter.from_options(job=job, since="30d")
+        with store.read() as s:
+            rows = len(audit_query.query(s, flt, limit=30))
+        times.append((time.perf_counter() - t0) * 1000)
+    return times[0], statistics.median(times[1:]), rows
+
+
+def time_cli(argv: list[str], repeat: int = 3) -> tuple[float, str]:
+    """Median wall milliseconds of a `tuneops ...` subprocess, and its last output."""
+    times, out = [], ""
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "tuneops", *argv], capture_output=True, text=True)
+        times.append((time.perf_counter() - t0) * 1000)
+        if done.returncode != 0:
+            raise SystemExit(f"tuneops {' '.join(argv)} failed: {done.stderr}")
+        out = done.stdout
+    return statistics.median(times), out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--db", help="ledger path or URL (default: a temporary SQLite file)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary ledger")
+    args = parser.parse_args()
+
+    from tuneops import audit
+    from tuneops.store import open_store
+
+    tmp = Path(tempfile.mkdtemp(prefix="tuneops-bench-audit-"))
+    db = args.db or str(tmp / "ledger.db")
+    store = open_store(db)
+    print(f"ledger: {store.url} ({store.dialect})")
+    with store.read() as s:
+        from sqlalchemy import func, select
+
+        from tuneops.store.tables import AuditEventRow
+
+        existing = s.execute(select(func.count()).select_from(AuditEventRow)).scalar_one()
+    if existing == 0:
+        seconds = fill(store, args.events)
+        print(f"inserted {args.events:,} chained events in {seconds:.1f}s ({args.events / seconds:,.0f}/s)")
+    else:
+        print(f"reusing {existing:,} existing events")
+    if store.dialect == "sqlite":
+        size = sum(p.stat().st_size for p in Path(db).parent.glob(Path(db).name + "*"))
+        print(f"ledger size: {size / 1e6:.0f} MB")
+
+    job = JOBS[7]
+    first, median, rows = time_history_in_process(store, job)
+    print(f"history --job {job} --since 30d (in-process query): first {first:.1f} ms, "
+          f"median {median:.1f} ms, {rows} rows  [target < {HISTORY_TARGET_MS:.0f} ms]")
+    cli_ms, out = time_cli(["--db", db, "history", "--job", job, "--since", "30d", "--json"])
+    assert len(json.loads(out)) == rows
+    help_ms, _ = time_cli(["--help"])
+    print(f"history --job {job} --since 30d (CLI subprocess, median of 3): {cli_ms:.0f} ms "
+          f"(of which interpreter + CLI start-up, `tuneops --help`: {help_ms:.0f} ms)")
+
+    report = audit.verify(store)
+    if not report.ok:
+        print(f"verify FAILED at {report.first_bad_seq}: {report.problem}")
+        return 1
+    print(f"audit verify (in-process): {report.events:,} events in {report.seconds:.2f}s = "
+          f"{report.rate:,.0f} events/s  [target >= {VERIFY_TARGET_RATE:,.0f}/s]")
+    verify_ms, _ = time_cli(["--db", db, "audit", "verify"], repeat=1)
+    print(f"audit verify (CLI subprocess): {verify_ms / 1000:.2f}s = {report.events / (verify_ms / 1000):,.0f} "
+          "events/s including start-up")
+
+    ok = median < HISTORY_TARGET_MS and report.rate >= VERIFY_TARGET_RATE
+    print("RESULT:", "PASS" if ok else "FAIL", f"(history {median:.1f} ms, verify {report.rate:,.0f}/s)")
+    store.close()
+    if args.keep or args.db:
+        print(f"kept {db}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
