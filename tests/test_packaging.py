@@ -37,3 +37,19 @@ def test_every_subpackage_of_src_is_listed() -> None:
     src = ROOT / "src"
     found = {".".join(p.parent.relative_to(src).parts) for p in src.rglob("__init__.py")}
     assert found <= packages, f"add to [tool.setuptools].packages: {sorted(found - packages)}"
+
+
+def test_every_provider_package_imports_from_the_installed_distribution() -> None:
+    import importlib
+
+    for name in sorted(_provider_dirs()):
+        module = importlib.import_module(f"tuneops.providers.{name}")
+        assert module.__file__, name
+
+
+def test_migrations_and_data_files_ship_with_the_package() -> None:
+    import tuneops.store.migrations as migrations
+
+    base = Path(migrations.__file__).parent
+    assert (base / "env.py").is_file() and (base / "script.py.mako").is_file()
+    assert list((base / "versions").glob("0001_*.py"))

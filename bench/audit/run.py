@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import statistics
@@ -135,7 +136,8 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="tuneops-bench-audit-"))
     db = args.db or str(tmp / "ledger.db")
     store = open_store(db)
-    print(f"ledger: {store.url} ({store.dialect})")
+    print(f"ledger: {store.url} ({store.dialect}); {os.cpu_count()} CPUs, load average "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} (a busy machine slows every wall time below)")
     with store.read() as s:
         from sqlalchemy import func, select
 
@@ -161,12 +163,15 @@ def main() -> int:
     print(f"history --job {job} --since 30d (CLI subprocess, median of 3): {cli_ms:.0f} ms "
           f"(of which interpreter + CLI start-up, `tuneops --help`: {help_ms:.0f} ms)")
 
+    cpu0 = time.process_time()
     report = audit.verify(store)
+    cpu = time.process_time() - cpu0
     if not report.ok:
         print(f"verify FAILED at {report.first_bad_seq}: {report.problem}")
         return 1
     print(f"audit verify (in-process): {report.events:,} events in {report.seconds:.2f}s = "
-          f"{report.rate:,.0f} events/s  [target >= {VERIFY_TARGET_RATE:,.0f}/s]")
+          f"{report.rate:,.0f} events/s  [target >= {VERIFY_TARGET_RATE:,.0f}/s]; CPU {cpu:.2f}s = "
+          f"{report.events / cpu:,.0f} events per CPU-second")
     verify_ms, _ = time_cli(["--db", db, "audit", "verify"], repeat=1)
     print(f"audit verify (CLI subprocess): {verify_ms / 1000:.2f}s = {report.events / (verify_ms / 1000):,.0f} "
           "events/s including start-up")

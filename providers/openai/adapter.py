@@ -29,8 +29,8 @@ from tuneops.providers.openai.results import (
     ModelInfo,
     decode_result_file,
     metrics_from_events,
+    model_info,
     parse_result_csv,
-    shutdown_date,
 )
 from tuneops.providers.openai.status import STATUS_TABLE
 from tuneops.providers.openai.uploads import MAX_PART_BYTES, MAX_UPLOAD_BYTES, ChunkedUpload
@@ -254,7 +254,7 @@ class OpenAIProvider:
     def list_models(self) -> list[ModelInfo]:
         """Every model the account can use, with its announced shutdown date (or None)."""
         page = self._call("models", lambda: self.client.models.list())
-        return [ModelInfo(m.id, shutdown_date(getattr(m, "shutdown_date", None))) for m in page.data]
+        return [model_info(m) for m in page.data]
 
     def check(self) -> list[tuple[bool, str]]:
         """Credentials present and one cheap authenticated call: [(ok, message), ...]."""

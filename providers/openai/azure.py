@@ -42,8 +42,8 @@ AZURE_CAPABILITIES = Capabilities(
     credentials=("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN"),
     models=("gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14",
             "gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", "gpt-35-turbo-0125"),
-    notes="a fine-tuned model serves only after deploy() (hosting is billed hourly); "
-          "older quota page: one training job runs at a time per resource",
+    notes="endpoint from AZURE_OPENAI_ENDPOINT or options.azure.endpoint; a fine-tuned model serves only "
+          "after deploy() (hosting is billed hourly); older quota page: one training job at a time per resource",
 )
 
 # Older Azure api-versions reported created/pending (REST reference 2023-12-01-preview; unconfirmed

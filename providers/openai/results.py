@@ -76,3 +76,13 @@ def shutdown_date(value: Any) -> date | None:
         return date.fromisoformat(text[:10])
     except ValueError:
         return None
+
+
+def model_info(model: Any) -> ModelInfo:
+    """A ModelInfo from a listed model: OpenAI's ``shutdown_date``, else Azure's ``deprecation.inference``
+    (unix seconds, dated api-versions' Models - List)."""
+    when = shutdown_date(getattr(model, "shutdown_date", None))
+    deprecation = getattr(model, "deprecation", None)
+    if when is None and isinstance(deprecation, Mapping):
+        when = shutdown_date(deprecation.get("inference"))
+    return ModelInfo(model.id, when)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from json.encoder import encode_basestring as _q  # json.dumps's string encoder (ensure_ascii=False)
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +143,8 @@ def append(session: Session, action: str, subject_type: str, subject_id: str, *,
     head_seq, prev = _lock_head(session)
     seq = head_seq + 1
     at = at or utcnow()
+    if at.tzinfo is not None:  # the columns hold naive UTC; hash what they will hand back
+        at = at.astimezone(UTC).replace(tzinfo=None)
     who = actor or default_actor()
     row = AuditEventRow(
         seq=seq, at=at, actor=who, action=action, subject_type=subject_type, subject_id=subject_id,

@@ -253,6 +253,8 @@ class Orchestrator(RunTracking):
             run.updated_at = now
             s.add(run)
             queries.add_event(s, run.id, "state", f"{prior} -> submitting")
+            audit.append(s, "run.status", "run", run.id, job_name=run.job_name, actor=self.actor, at=now,
+                         details={"from_state": prior, "to_state": "submitting", "provider": run.provider})
         return run
 
     def create(self, run: RunRow, uploads: tuple[Upload, Upload | None] | None = None) -> RunRow:

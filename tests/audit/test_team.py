@@ -79,3 +79,36 @@ def test_every_command_works_on_postgresql_through_the_environment(
     assert run["model_id"] in _run(capsys, "models", "list", "--json")
     assert "current" in _run(capsys, "db", "status")
     assert not (tmp_path / ".tuneops" / "tuneops.db").exists(), "a command fell back to SQLite"
+
+
+@pytest.mark.postgres
+def test_the_documented_app_role_runs_tuneops_but_cannot_rewrite_the_trail(
+        pg_db_url: str, project: Path, sandbox_env: object, capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/team.md: the owner upgrades; an everyday role without UPDATE/DELETE on audit_event works."""
+    import uuid
+
+    import psycopg
+
+    _run(capsys, "--db", pg_db_url, "db", "upgrade")
+    role = f"app_{uuid.uuid4().hex[:10]}"
+    owner = psycopg.connect(pg_db_url, autocommit=True)
+    try:
+        for statement in (f"CREATE ROLE {role} LOGIN",
+                          f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+                          f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+                          f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_event FROM {role}"):
+            owner.execute(statement)
+        app_url = make_url(pg_db_url).set(username=role).render_as_string(hide_password=False)
+        out = _run(capsys, "--db", app_url, "submit", str(project), "--watch", "--json")
+        assert json.loads(out[out.index("{"):])["state"] == "succeeded"
+        assert "unbroken chain" in _run(capsys, "--db", app_url, "audit", "verify")
+        with psycopg.connect(app_url, autocommit=True) as app:
+            for tamper in ("UPDATE audit_event SET actor = 'x'", "DELETE FROM audit_event"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    app.execute(tamper)
+    finally:
+        owner.execute(f"DROP OWNED BY {role}")
+        owner.close()
+        with psycopg.connect(make_url(pg_db_url).set(database="postgres").render_as_string(
+                hide_password=False), autocommit=True) as admin:
+            admin.execute(f"DROP ROLE IF EXISTS {role}")

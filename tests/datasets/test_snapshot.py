@@ -126,3 +126,17 @@ def test_prepared_file_over_the_upload_limit_is_refused(write_spec, ds, tmp_path
             build_snapshot(write_spec(ds.good(12)), prep, tmp_path / "s")
     finally:
         undo()
+
+
+def test_snapshot_manifest_holds_the_content_key_of_every_training_line(write_spec, ds, tmp_path: Path) -> None:
+    from tuneops.datasets.cache import SnapshotCache
+    from tuneops.datasets.reader import line_key
+
+    lines = ds.good(30)
+    snap = build_snapshot(write_spec(lines, data={"validation_split": 0.2}), Prep(), tmp_path / "s",
+                          cache_dir=tmp_path / "cache")
+    cache = SnapshotCache(tmp_path / "cache")
+    manifest = cache.get_manifest(snap.train.sha256)
+    cache.close()
+    # The scheduler compares these keys with the file's lines to count new examples (split or not).
+    assert manifest == b"".join(line_key(x)[:8] for x in lines)

@@ -130,3 +130,20 @@ def test_a_plugin_metric_is_found_through_the_entry_point_group(tmp_path: Path,
     assert "shout" in metrics.names()
     metric = build("shout", MetricConfig())
     assert metric.score("HELLO", "") == 1.0 and metric.score("hello", "") == 0.0
+
+
+@pytest.mark.parametrize("eval_toml, expected", [
+    ('metrics = ["regex"]', 'the regex metric needs `pattern = "..."`'),
+    ('metrics = ["regex"]\npattern = "(unclosed"', "pattern is not a valid regular expression"),
+    ('metrics = ["json_schema"]', "the json_schema metric needs `json_schema"),
+    ("metrics = []", "eval.metrics"),
+])
+def test_eval_settings_a_metric_needs_are_checked_when_the_spec_loads(eval_toml: str, expected: str) -> None:
+    from tuneops.errors import SpecError
+    from tuneops.spec import parse
+
+    text = ('name = "x"\n[model]\nprovider = "sandbox"\nbase = "b"\n[data]\ntrain = "t.jsonl"\n'
+            f'[eval]\nset = "e.jsonl"\n{eval_toml}\n')
+    with pytest.raises(SpecError) as err:
+        parse(text, Path("jobs/x.toml"))
+    assert expected in str(err.value)

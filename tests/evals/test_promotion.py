@@ -160,3 +160,18 @@ def test_evals_cache_and_alias_moves_work_on_sqlite_and_postgresql(any_db_url: s
     assert models.rollback(store, "triage@production").model == "ft:m1"
     with store.read() as s:
         assert [r["eval_id"] for r in models.alias_moves(s, "production")] == [first.id, None, None]
+
+
+def test_a_promote_metric_missing_from_eval_metrics_is_refused_before_any_inference(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tuneops.evals.flow import gate_and_move
+    from tuneops.evals.metrics import MetricError
+    from tuneops.orchestrator import Orchestrator
+
+    store = open_store()
+    model = _model(store, 1)
+    spec = JobSpec.model_validate({
+        "name": "triage", "model": {"provider": "sandbox", "base": "sandbox-mini"}, "data": {"train": "t.jsonl"},
+        "eval": {"set": "e.jsonl", "metrics": ["exact_match"]},
+        "promote": {"alias": "production", "metric": "label_accuracy"}})
+    with pytest.raises(MetricError, match=r"\[promote\] metric 'label_accuracy' is not among \[eval\] metrics"):
+        gate_and_move(Orchestrator(store), spec, tmp_path, model)

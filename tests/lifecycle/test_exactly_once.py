@@ -24,9 +24,9 @@ KILLS = int(os.environ.get("TUNEOPS_TEST_KILLS", "20"))
 
 @pytest.fixture
 def small_project(project: Path) -> Path:
-    """The example project cut to 24 training and 6 validation examples, so each kill is cheap."""
+    """The example project cut to 24 training and 10 validation examples, so each kill is cheap."""
     data = project.parent / "data"
-    for name, keep in (("support-triage.train.jsonl", 24), ("support-triage.valid.jsonl", 6)):
+    for name, keep in (("support-triage.train.jsonl", 24), ("support-triage.valid.jsonl", 10)):
         lines = (data / name).read_text().splitlines(keepends=True)[:keep]
         (data / name).write_text("".join(lines))
     return project

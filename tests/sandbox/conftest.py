@@ -76,7 +76,7 @@ def jsonl(rows: list[dict[str, Any]]) -> bytes:
 
 
 def wait_for(
-    client: openai.OpenAI, job_id: str, until: Callable[[Any], bool] | None = None, timeout: float = 10.0
+    client: openai.OpenAI, job_id: str, until: Callable[[Any], bool] | None = None, timeout: float = 60.0
 ) -> Any:
     """Poll a job until ``until(job)`` (default: a terminal status) or fail after ``timeout``."""
     done = until or (lambda j: j.status in ("succeeded", "failed", "cancelled"))

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "evals",
     "models",
     "history",
+    "schedule",
     "audit",
     "providers",
     "sandbox",

@@ -164,7 +164,7 @@ def after_run(orch: Any, loaded: Any, run: Any, *, compare_base: bool = False, q
     try:
         with progress_bar(quiet) as (on_role, progress):
             result = after_success(orch, loaded, run, progress=progress, on_role=on_role)
-            if compare_base and "candidate" in result.evals and "base" not in result.evals:
+            if compare_base and loaded is not None and "candidate" in result.evals and "base" not in result.evals:
                 result.evals["base"] = evaluate_base(orch, loaded, progress=progress, on_role=on_role).id
     except TuneopsError as exc:
         # The run itself succeeded and is recorded; say why nothing was promoted and carry on.

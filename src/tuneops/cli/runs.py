@@ -18,10 +18,23 @@ def register(app: typer.Typer) -> None:
     app.add_typer(runs_app, name="runs")
 
 
-def _orchestrator():  # type: ignore[no-untyped-def]
+def _orchestrator(succeeded: list | None = None):  # type: ignore[no-untyped-def]
+    """An orchestrator on the CLI's ledger; runs this process sees succeed are appended to ``succeeded``."""
     from tuneops.orchestrator import Orchestrator
 
-    return Orchestrator(state.store())
+    def listener(run, what: str) -> None:  # type: ignore[no-untyped-def]
+        if what == "succeeded" and succeeded is not None:
+            succeeded.append(run)
+
+    return Orchestrator(state.store(), listener=listener)
+
+
+def _promote_new_models(orch, runs: list, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+    """Evaluate and (if the gate holds) promote the models of runs this process saw succeed."""
+    from tuneops.cli.evals import after_run
+
+    for run in runs:
+        after_run(orch, None, run, quiet=quiet)
 
 
 def submit(
@@ -60,12 +73,17 @@ def submit(
 
 def sync(
     due_only: bool = typer.Option(False, "--due", help="Only runs whose next poll is due (for cron)."),
+    no_promote: bool = typer.Option(False, "--no-promote", help="Do not evaluate and promote models of "
+                                    "runs that finished."),
     as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
 ) -> None:
     """Advance every unfinished run: reconcile interrupted submissions, then poll (batched per provider)."""
-    orch = _orchestrator()
+    succeeded: list = []
+    orch = _orchestrator(succeeded)
     try:
         done, calls = orch.sync_all(force=not due_only)
+        if not no_promote:
+            _promote_new_models(orch, succeeded, quiet=as_json)
     finally:
         orch.pool.close()
     if as_json:
@@ -120,17 +138,21 @@ def runs_show(
 def runs_watch(
     run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
     interval: float = typer.Option(2.0, "--interval", help="Seconds between polls."),
+    no_promote: bool = typer.Option(False, "--no-promote", help="Do not evaluate and promote the model "
+                                    "when the run succeeds."),
 ) -> None:
     """Follow a run until it finishes (reconciling it first if its submission was interrupted)."""
     from tuneops.cli.watch import follow
+    from tuneops.store import queries
 
-    orch = _orchestrator()
+    succeeded: list = []
+    orch = _orchestrator(succeeded)
     try:
         with orch.store.read() as s:
-            from tuneops.store import queries
-
             run = queries.get_run(s, run_id)
         run = follow(orch, run.id, interval=interval)
+        if not no_promote:
+            _promote_new_models(orch, succeeded, quiet=False)
     finally:
         orch.pool.close()
     raise typer.Exit(1 if run.state in ("failed", "unknown") else 0)

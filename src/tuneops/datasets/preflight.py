@@ -207,7 +207,6 @@ def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_d
         findings.append(Finding("info", "cache.disabled", train.label, None, None, cache.problem))
     findings.sort(key=sort_key)
     stats["tokenizer"] = {"encoding": tokenizer.used, "exact": tokenizer.exact, "limit": tokenizer.limit}
-    keys = train.exact if train_idx is None else [train.exact[i] for i in train_idx]
     return PreflightReport(
         spec=str(loaded.path), method=spec.method, model=model, providers=names, findings=findings,
         stats=stats, tokenizer=tokenizer, limits=lims, examples=n_train,
@@ -216,7 +215,8 @@ def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_d
         cache={"path": str(cache.path) if cache.path else None, "hits": tally["hits"], "misses": tally["misses"]},
         elapsed_s=time.perf_counter() - started,
         train_path=train_path, validation_path=val_path, validation_lines=val_lines,
-        train_keys=b"".join(k.to_bytes(8, "big", signed=True) for k in keys),
+        # Every example of the training file (before any split): what freshness checks compare against.
+        train_keys=b"".join(k.to_bytes(8, "big", signed=True) for k in train.exact),
     )
 
 

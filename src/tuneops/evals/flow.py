@@ -90,6 +90,11 @@ def gate_and_move(orch: Any, spec: JobSpec, base_dir: Path, model: ModelRow, *,
     rule, section = spec.promote, spec.eval
     assert rule is not None and section is not None
     config = EvalConfig.from_section(section, base_dir)
+    if rule.metric not in config.metrics:
+        from tuneops.evals.metrics import MetricError
+
+        raise MetricError(f"job {spec.name}: [promote] metric {rule.metric!r} is not among [eval] metrics "
+                          f"({', '.join(config.metrics)}); add it to [eval] metrics or change [promote] metric")
     evalset = load_set(config.set_path)
     with orch.store.read() as s:
         current = models.holder(s, model.job_name, rule.alias)
@@ -107,11 +112,6 @@ def gate_and_move(orch: Any, spec: JobSpec, base_dir: Path, model: ModelRow, *,
         row = evaluate(orch, target, config, evalset=evalset, progress=progress)
         result.evals[role] = row.id
         values = ledger.scores(row)
-        if rule.metric not in values:
-            from tuneops.evals.metrics import MetricError
-
-            raise MetricError(f"[promote] metric {rule.metric!r} is not among [eval] metrics "
-                              f"({', '.join(values)}); add it to [eval] metrics or change [promote] metric")
         result.scores[role] = values[rule.metric]
         return models.Score(target.model, values[rule.metric], row.examples, row.id)
 
@@ -139,20 +139,28 @@ def gate_and_move(orch: Any, spec: JobSpec, base_dir: Path, model: ModelRow, *,
     return result
 
 
-def after_success(orch: Any, loaded: LoadedSpec, run: RunRow, *, progress: Progress | None = None,
+def after_success(orch: Any, loaded: LoadedSpec | None, run: RunRow, *, progress: Progress | None = None,
                   on_role: RoleListener = None) -> PromotionResult:
-    """Evaluate and promote-or-refuse the model a succeeded run produced, when the spec asks for it."""
-    spec = loaded.spec
+    """Evaluate and promote-or-refuse the model a succeeded run produced, when the spec asks for it.
+
+    ``loaded`` is the spec as it is now on disk; None (``sync``, which has only the ledger) uses the
+    spec the run was admitted with, its paths resolved against the spec file's folder.
+    """
+    from tuneops.orchestrator import spec_of
+
+    spec = loaded.spec if loaded is not None else spec_of(run)
+    where = loaded.path if loaded is not None else run.spec_path
+    base_dir = loaded.base_dir if loaded is not None else Path(run.spec_path).parent
     if run.state != "succeeded":
         return PromotionResult("skipped", f"run {run.id} is {run.state}; only a succeeded run is evaluated")
     if spec.eval is None or spec.promote is None:
         missing = " and ".join(n for n, v in (("[eval]", spec.eval), ("[promote]", spec.promote)) if v is None)
-        return PromotionResult("skipped", f"{loaded.path} has no {missing}; nothing evaluated or promoted")
+        return PromotionResult("skipped", f"{where} has no {missing}; nothing evaluated or promoted")
     with orch.store.read() as s:
         model = queries.model_for_run(s, run.id)
     if model is None:
         return PromotionResult("skipped", f"run {run.id} recorded no model; nothing to evaluate")
-    return gate_and_move(orch, spec, loaded.base_dir, model, progress=progress, on_role=on_role)
+    return gate_and_move(orch, spec, base_dir, model, progress=progress, on_role=on_role)
 
 
 def promote_model(orch: Any, model: ModelRow, alias: str, *, force: bool = False, reason: str = "",

@@ -18,7 +18,16 @@ from tuneops.clock import actor as default_actor
 from tuneops.clock import new_id, utcnow
 from tuneops.errors import PermanentProviderError, ProviderError, TuneopsError
 from tuneops.evals import cache, classify
-from tuneops.evals.metrics import LabelAccuracy, Metric, MetricConfig, build, mean, normalize, threshold
+from tuneops.evals.metrics import (
+    OTHER_LABEL,
+    LabelAccuracy,
+    Metric,
+    MetricConfig,
+    build,
+    mean,
+    normalize,
+    threshold,
+)
 from tuneops.evals.pricing import inference_cost
 from tuneops.evals.sets import EvalExample, EvalSet, load_set
 from tuneops.provider import Completion, Provider
@@ -156,6 +165,26 @@ def _score(example: EvalExample, answer: _Answer, metrics: Sequence[Metric]) -> 
     return scores, label
 
 
+def _score_all(eval_id: str, evalset: EvalSet, answers: Sequence[_Answer], metrics: Sequence[Metric],
+               ) -> tuple[list[EvalResultRow], dict[str, float], dict[str, Any] | None]:
+    """Per-example rows, the mean per metric, and the classification report when there is a classifier."""
+    rows: list[EvalResultRow] = []
+    per_metric: dict[str, list[float]] = {m.name: [] for m in metrics}
+    labels: list[str] = []
+    for ex, answer in zip(evalset.examples, answers, strict=True):
+        scores, label = _score(ex, answer, metrics)
+        for name, value in scores.items():
+            per_metric[name].append(value)
+        labels.append(label or OTHER_LABEL)
+        rows.append(EvalResultRow(eval_id=eval_id, position=ex.position, line=ex.line, example_sha256=ex.sha256,
+                                  reference=ex.reference, output=answer.text, label=label,
+                                  scores=json.dumps(scores), cached=answer.cached, error=answer.error))
+    classifier = next((m for m in metrics if isinstance(m, LabelAccuracy)), None)
+    report = None if classifier is None else classify.report(
+        [normalize(r) for r in evalset.references], labels, classifier.labels)
+    return rows, {name: mean(values) for name, values in per_metric.items()}, report
+
+
 def run_eval(store: Store, adapter: Provider, target: ModelTarget, config: EvalConfig, *,
              evalset: EvalSet | None = None, progress: Progress | None = None,
              policy: RetryPolicy = DEFAULT_POLICY, actor: str | None = None) -> EvalRunRow:
@@ -183,23 +212,7 @@ def run_eval(store: Store, adapter: Provider, target: ModelTarget, config: EvalC
     out_tokens = sum(a.output_tokens for a in new)
     cost = inference_cost(target.provider, target.price_model or target.model, in_tokens, out_tokens)
     eval_id = new_id("eval")
-    results, per_metric, labels = [], {m.name: [] for m in metrics}, []  # type: ignore[var-annotated]
-    for key, ex in zip(keys, evalset.examples, strict=True):
-        answer = answers[key]
-        scores, label = _score(ex, answer, metrics)
-        for name, value in scores.items():
-            per_metric[name].append(value)
-        labels.append(label)
-        results.append(EvalResultRow(eval_id=eval_id, position=ex.position, line=ex.line,
-                                     example_sha256=ex.sha256, reference=ex.reference, output=answer.text,
-                                     label=label, scores=json.dumps(scores), cached=answer.cached,
-                                     error=answer.error))
-    summary = {name: mean(values) for name, values in per_metric.items()}
-    report = None
-    classifier = next((m for m in metrics if isinstance(m, LabelAccuracy)), None)
-    if classifier is not None:
-        report = classify.report([normalize(r) for r in evalset.references],
-                                 [lb or "<other>" for lb in labels], classifier.labels)
+    results, summary, report = _score_all(eval_id, evalset, [answers[k] for k in keys], metrics)
     errors = sum(1 for k in keys if answers[k].error)
     who = actor or default_actor()
     row = EvalRunRow(id=eval_id, job_name=target.job_name, provider=target.provider, model=target.model,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ _BOM8 = b"\xef\xbb\xbf"
 class DataChange:
     """The training file now versus the model's snapshot (``baseline`` says how that was known)."""
 
-    examples: int  # non-blank lines in the file now
+    examples: int  # non-blank lines in the file now (a repeated example counts each time, as in preflight)
     digest: str  # identifies the file's set of examples (the data fire key)
     added: int | None  # examples not in the snapshot (None: unknown)
     removed: int | None
@@ -76,6 +77,10 @@ def _scan(f, first: bool) -> tuple[bytes, int, int]:  # type: ignore[no-untyped-
     return bytes(keys), count, total & _MASK
 
 
+def _multiset(keys: bytes) -> Counter[bytes]:
+    return Counter(keys[i:i + 8] for i in range(0, len(keys), 8))
+
+
 class DataFiles:
     """Current example keys of data files (cached by stat) and their comparison with snapshots."""
 
@@ -88,7 +93,7 @@ class DataFiles:
         self._compare = {(r[0], r[3]): r for r in cache.rows("compare")}
         self._new_states: dict[str, _State] = {}
         self._new_compare: list[tuple[object, ...]] = []
-        self._manifests: dict[str, frozenset[bytes] | None] = {}
+        self._manifests: dict[str, Counter[bytes] | None] = {}
         self._snapshots = None
 
     def state(self, path: str) -> _State | None:
@@ -133,14 +138,14 @@ class DataFiles:
             state.keys = rows[0][0] if rows else None
         return state.keys
 
-    def _manifest(self, sha256: str) -> frozenset[bytes] | None:
+    def _manifest(self, sha256: str) -> Counter[bytes] | None:
         if sha256 not in self._manifests:
             from tuneops.datasets.cache import SnapshotCache, default_dir
 
             if self._snapshots is None:
                 self._snapshots = SnapshotCache(self.snapshot_dir or default_dir())
             raw = self._snapshots.get_manifest(sha256)
-            self._manifests[sha256] = None if raw is None else frozenset(raw[i:i + 8] for i in range(0, len(raw), 8))
+            self._manifests[sha256] = None if raw is None else _multiset(raw)
         return self._manifests[sha256]
 
     def change(self, path: str, baseline_sha256: str | None, baseline_examples: int = 0) -> DataChange | None:
@@ -159,12 +164,13 @@ class DataFiles:
             # No manifest (the model was trained elsewhere or before manifests existed): counts only.
             return DataChange(state.count, state.digest, max(0, state.count - baseline_examples), None,
                               baseline_examples, "count")
-        now = {keys[i:i + 8] for i in range(0, len(keys), 8)}
-        added, removed = len(now - base), len(base - now)
-        row = (path, state.size, state.mtime_ns, baseline_sha256, added, removed, len(base))
+        # Multisets: a repeated example is one more example to train on, as preflight counts it.
+        now = _multiset(keys)
+        added, removed = (now - base).total(), (base - now).total()
+        row = (path, state.size, state.mtime_ns, baseline_sha256, added, removed, base.total())
         self._compare[(path, baseline_sha256)] = row
         self._new_compare.append(row)
-        return DataChange(state.count, state.digest, added, removed, len(base), "snapshot")
+        return DataChange(state.count, state.digest, added, removed, base.total(), "snapshot")
 
     def flush(self) -> None:
         """Write what this pass learned back to the cache."""

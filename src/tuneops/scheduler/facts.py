@@ -150,7 +150,8 @@ def current_models(session: Any, policies: Sequence[JobPolicy]) -> dict[str, Mod
     return {job: facts[pk] for job, pk in chosen.items() if pk in facts}
 
 
-def latest_evals(session: Any, models: dict[str, ModelFact], current_sets: dict[str, str | None]) -> dict[int, EvalFact]:
+def latest_evals(session: Any, models: dict[str, ModelFact],
+                 current_sets: dict[str, str | None]) -> dict[int, EvalFact]:
     """The newest eval of each job's model, preferring one on the job's current eval set."""
     e = EvalRunRow.__table__.c  # type: ignore[attr-defined]
     by_key = {(mf.provider, mf.provider_model_id): (job, mf) for job, mf in models.items()}

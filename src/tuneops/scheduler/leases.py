@@ -66,8 +66,8 @@ def acquire(store: Store, name: str, owner: str, *, ttl: timedelta = DEFAULT_TTL
             row = s.execute(select(LeaseRow).where(LeaseRow.name == name)  # type: ignore[arg-type]
                             .with_for_update(skip_locked=True)).scalars().first()
             if row is None:
-                if store.dialect == "postgresql" and _locked(s, name):
-                    return False  # another process holds the row lock right now
+                # Absent, or locked by another process right now (SKIP LOCKED hid it): the insert
+                # then fails on the primary key, which means the same thing: someone else has it.
                 s.add(LeaseRow(name=name, owner=owner, acquired_at=now, renewed_at=now, expires_at=now + ttl))
                 s.flush()
                 return True
@@ -80,11 +80,6 @@ def acquire(store: Store, name: str, owner: str, *, ttl: timedelta = DEFAULT_TTL
             return True
     except IntegrityError:  # another process inserted the same lease first
         return False
-
-
-def _locked(session, name: str) -> bool:  # type: ignore[no-untyped-def]
-    """On PostgreSQL, SKIP LOCKED returns nothing for a row another transaction holds: look without it."""
-    return session.execute(select(LeaseRow.name).where(LeaseRow.name == name)).first() is not None  # type: ignore[arg-type]
 
 
 def renew(store: Store, name: str, owner: str, *, ttl: timedelta = DEFAULT_TTL) -> bool:

@@ -16,9 +16,10 @@ from sqlmodel import Field, SQLModel
 
 from tuneops.store.tables import ModelRow, RunRow
 
-# Fire states: claimed (its runs are being admitted) -> submitted (runs at the provider) -> settling
-# (evaluating and promoting) -> done; refused when no run could be admitted.
-FIRE_ACTIVE_STATES = ("claimed", "submitted", "settling")
+# Fire states: claimed (its runs are being admitted, under a lease) -> submitted (runs at the provider;
+# leased again while its models are evaluated and promoted) -> done; refused when no run could be
+# admitted; failed when its work failed too often.
+FIRE_ACTIVE_STATES = ("claimed", "submitted")
 FIRE_FINAL_STATES = ("done", "refused", "failed")
 
 

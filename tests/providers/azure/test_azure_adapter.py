@@ -240,6 +240,12 @@ def test_models_report_announced_shutdown_dates(router: respx.MockRouter, http: 
     assert str(models["gpt-4o-mini-2024-07-18"]) == "2026-09-15" and models[FT_MODEL] is None
 
 
+def test_the_dated_api_reports_when_a_model_stops_serving(router: respx.MockRouter, http: httpx.Client) -> None:
+    router.get(f"{ENDPOINT}/openai/models").respond(json=load("models_page_dated.json", FIXTURES))
+    models = dict(_provider(http, DATED).list_models())
+    assert str(models["gpt-4o-mini-2024-07-18"]) == "2026-10-01" and str(models[FT_MODEL]) == "2026-10-12"
+
+
 # -- deployments ----------------------------------------------------------------------------------
 
 

@@ -37,6 +37,9 @@ ARM_PROPERTIES = {"provisioningState", "model", "scaleSettings", "capabilities",
                   "currentCapacity", "capacitySettings", "parentDeploymentName", "spilloverDeploymentName"}
 ARM_MODEL = {"publisher", "format", "name", "version", "source", "sourceAccount", "callRateLimit"}
 ARM_SKU = {"name", "tier", "size", "family", "capacity"}
+# Model object of the dated data-plane API (REST reference "Models - List", api-version 2024-10-21).
+DATED_MODEL = {"status", "capabilities", "lifecycle_status", "deprecation", "id", "created_at", "object",
+               "model", "fine_tune"}
 ARM_PROVISIONING_STATES = {"Accepted", "Creating", "Deleting", "Moving", "Failed", "Succeeded", "Disabled",
                            "Canceled"}
 
@@ -65,10 +68,15 @@ def test_arm_deployment_fixtures_use_the_management_sdks_keys(name: str) -> None
     assert dep["properties"]["provisioningState"] in ARM_PROVISIONING_STATES
 
 
+def test_the_dated_models_list_fixture_uses_the_documented_keys() -> None:
+    for model in load("models_page_dated.json", FIXTURES)["data"]:
+        assert set(model) <= DATED_MODEL and set(model["deprecation"]) <= {"fine_tune", "inference"}
+
+
 def test_every_fixture_is_checked() -> None:
     for path in sorted(FIXTURES.glob("*.json")):
         body = json.loads(path.read_text())
-        if path.name in TYPES or path.name.startswith(("deployment_", "golden_")):
+        if path.name in TYPES or path.name.startswith(("deployment_", "golden_", "models_page_dated")):
             continue
         assert path.name.startswith(("error_", "arm_error_")), f"{path.name}: add it to a fixture table"
         assert set(body) == {"error"} and {"code", "message"} <= set(body["error"]), path.name

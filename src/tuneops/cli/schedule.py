@@ -1,0 +1,190 @@
+"""`tuneops schedule plan|tick|run|fires`: retrain jobs when their [retrain] policy says so."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from tuneops.cli import render, state
+
+schedule_app = typer.Typer(help="Retrain on a cron schedule, a falling eval score, fresh data, model age or a "
+                           "base model's shutdown; once per decision, within budget.", no_args_is_help=True)
+
+JOBS_HELP = "Directory of job specs (*.toml)."
+
+
+def register(app: typer.Typer) -> None:
+    """Add the schedule group."""
+    app.add_typer(schedule_app, name="schedule")
+
+
+def _context(jobs: Path, lease_ttl: float, *, notify: bool = True) -> Any:
+    from datetime import timedelta
+
+    from tuneops.scheduler.context import SchedulerContext
+
+    ctx = SchedulerContext(store=state.store(), jobs_dir=jobs, ttl=timedelta(seconds=lease_ttl))
+    if notify:
+        from tuneops.scheduler.notify import Notifier
+
+        ctx.notifier = Notifier()
+    return ctx
+
+
+@schedule_app.command("plan")
+def plan_cmd(
+    jobs: Path = typer.Option(Path("jobs"), "--jobs", help=JOBS_HELP),
+    no_estimate: bool = typer.Option(False, "--no-estimate", help="Skip cost estimates (no data preflight)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show what a tick would decide for every job, why, what it would cost and what the budget allows;
+    changes nothing."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from tuneops.scheduler.plan import plan
+
+    ctx = _context(jobs, 300, notify=False)
+    try:
+        result = plan(ctx, estimates=not no_estimate)
+    finally:
+        ctx.close()
+    if as_json:
+        state.print_json({"month_spent_microusd": result.month_spent_microusd,
+                          "jobs": [j.as_dict() for j in result.jobs]})
+        return
+    if not result.jobs:
+        state.console().print(f"no job specs in {jobs}")
+        return
+    table = Table(title=f"schedule plan ({len(result.firing)} of {len(result.jobs)} would fire; "
+                  f"spent this month {render.usd(result.month_spent_microusd)})", title_justify="left",
+                  show_lines=True)
+    for col in ("job", "decision", "why", "est.", "budget left (runs)"):
+        table.add_column(col, overflow="fold")
+    for j in result.jobs:
+        d = j.decision
+        verdict = "[green]fire[/]" if d.fire else (f"[yellow]held: {d.gate}[/]" if d.gate else "skip")
+        why = "\n".join(escape(v.reason) for v in d.verdicts) if d.verdicts else escape(d.reason)
+        if d.gate or (d.fire and d.fire_key):
+            why += f"\n[dim]{escape(d.fire_key or d.reason.rsplit('; ', 1)[-1])}[/]"
+        left = "" if j.remaining_microusd is None else (
+            render.usd(j.remaining_microusd) + (f" ({j.runs_allowed})" if j.runs_allowed is not None else ""))
+        table.add_row(escape(j.policy.name), verdict, why, render.usd(j.estimate_microusd)
+                      if j.estimate_microusd is not None else "", left)
+    state.console().print(table)
+
+
+@schedule_app.command("tick")
+def tick_cmd(
+    jobs: Path = typer.Option(Path("jobs"), "--jobs", help=JOBS_HELP),
+    lease_ttl: float = typer.Option(300.0, "--lease-ttl", help="Seconds a lease lasts without renewal."),
+    as_json: bool = typer.Option(False, "--json", help="Print what the tick did as JSON."),
+) -> None:
+    """One scheduler pass (for cron or a Kubernetes CronJob): decide, fire, submit, advance, promote."""
+    from rich.markup import escape
+
+    from tuneops.scheduler.loop import health_line
+    from tuneops.scheduler.tick import tick
+
+    ctx = _context(jobs, lease_ttl)
+    try:
+        report = tick(ctx)
+    finally:
+        ctx.close()
+    if as_json:
+        state.print_json(report.as_dict())
+    else:
+        out = state.console()
+        out.print(escape(health_line(1, report)))
+        for f in report.fired:
+            out.print(f"fired {escape(f['job'])}: {escape(f['reason'])} [dim]({f['fire_id']})[/]")
+        for f in report.settled:
+            out.print(f"settled {escape(f['job'])}: {f['outcome']} {escape(f['message'] or '')}")
+        for f in report.refused:
+            out.print(f"[yellow]refused[/] {escape(f['job'])}: {escape(f['message'] or '')}")
+    for e in report.errors:
+        state.err_console().print(f"[bold red]error:[/] {escape(e)}", soft_wrap=True)
+    raise typer.Exit(1 if report.errors else 0)
+
+
+@schedule_app.command("run")
+def run_cmd(
+    jobs: Path = typer.Option(Path("jobs"), "--jobs", help=JOBS_HELP),
+    interval: float = typer.Option(60.0, "--interval", help="Seconds between ticks."),
+    once: bool = typer.Option(False, "--once", help="One tick, then follow the runs it started until they "
+                              "are evaluated and promoted (or refused), and exit."),
+    poll: float = typer.Option(5.0, "--poll", help="With --once: seconds between polls of its runs."),
+    drain_timeout: float = typer.Option(3600.0, "--drain-timeout", help="With --once: give up following "
+                                        "runs after this many seconds."),
+    lease_ttl: float = typer.Option(300.0, "--lease-ttl", help="Seconds a lease lasts without renewal."),
+    health_file: Path = typer.Option(None, "--health-file", help="Write the last tick's summary here (JSON) "
+                                     "for a liveness probe.", show_default=False),
+) -> None:
+    """Run the scheduler until SIGTERM or SIGINT (graceful: the fire in hand finishes), one health line
+    per tick."""
+    from rich.markup import escape
+
+    from tuneops.scheduler.loop import SchedulerLoop, health_line
+
+    ctx = _context(jobs, lease_ttl)
+    out, err = state.console(), state.err_console()
+
+    def on_tick(n: int, report: Any) -> None:
+        out.print(escape(health_line(n, report)), soft_wrap=True)
+        for f in report.fired:
+            out.print(f"  fired {escape(f['job'])}: {escape(f['reason'])}", soft_wrap=True)
+        for e in report.errors:
+            err.print(f"  [bold red]error:[/] {escape(e)}", soft_wrap=True)
+
+    loop = SchedulerLoop(ctx, interval=interval, on_tick=on_tick, health_file=health_file)
+    try:
+        ticks = loop.run(once=once, drain_timeout=drain_timeout, poll=poll)
+    finally:
+        ctx.close()
+    if once and loop.last is not None:
+        for f in loop.last.settled:
+            out.print(f"  settled {escape(f['job'])}: {f['outcome']} {escape(f['message'] or '')}", soft_wrap=True)
+        for e in loop.last.errors[len(loop.last.errors) - loop.drain_errors:]:
+            err.print(f"  [bold red]error:[/] {escape(e)}", soft_wrap=True)
+    else:
+        out.print(f"stopped after {ticks} tick(s)")
+    raise typer.Exit(1 if once and loop.last is not None and loop.last.errors else 0)
+
+
+@schedule_app.command("fires")
+def fires_cmd(
+    job: str = typer.Option(None, "--job", help="Only this job.", show_default=False),
+    limit: int = typer.Option(50, "--limit", help="At most this many fires."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Decisions that fired, newest first: the trigger, the runs they started and how they ended."""
+    import json
+
+    from rich.markup import escape
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from tuneops.store.scheduler_tables import FireRow
+
+    store = state.store()
+    with store.read() as s:
+        stmt = select(FireRow).order_by(FireRow.created_at.desc()).limit(limit)  # type: ignore[attr-defined]
+        if job:
+            stmt = stmt.where(FireRow.job_name == job)
+        rows = list(s.execute(stmt).scalars())
+    if as_json:
+        state.print_json([{**r.model_dump(exclude={"providers", "run_ids"}), "providers": json.loads(r.providers),
+                           "run_ids": json.loads(r.run_ids)} for r in rows])
+        return
+    if not rows:
+        state.console().print("no fires yet: `tuneops schedule plan` shows what would fire and why")
+        return
+    table = Table(title="fires", title_justify="left")
+    for col in ("fire", "job", "key", "state", "outcome", "runs", "created (UTC)"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r.id, escape(r.job_name), escape(r.fire_key), r.state, r.outcome or "",
+                      ", ".join(json.loads(r.run_ids)), render.when(r.created_at))
+    state.console().print(table)

@@ -1,0 +1,266 @@
+"""One scheduler pass: gather facts -> evaluate triggers -> fire (once) -> submit -> advance runs in
+flight -> evaluate and promote after the ones that finished.
+
+Any number of processes may tick at once over the same jobs and ledger: a decision fires only when
+its fire key is inserted, and the follow-up work is claimed with leases (see ``leases``).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_
+
+from tuneops.errors import LeaseLost, TuneopsError
+from tuneops.scheduler import journal, work
+from tuneops.scheduler.context import MAX_ATTEMPTS, SchedulerContext
+from tuneops.scheduler.facts import Facts, gather
+from tuneops.scheduler.leases import acquire, claim_fires
+from tuneops.scheduler.policy import JobPolicy, load_policies
+from tuneops.scheduler.triggers import Decision, Verdict, decide, evaluate, with_budget
+from tuneops.store import queries
+from tuneops.store.scheduler_tables import FIRE_ACTIVE_STATES, FireRow
+from tuneops.store.tables import RunRow
+
+SYNC_LEASE = "sync"
+
+
+@dataclass
+class TickReport:
+    """What one pass did, for the health line, `tick --json` and tests."""
+
+    at: datetime
+    jobs: int = 0
+    scheduled: int = 0
+    fired: list[dict[str, Any]] = field(default_factory=list)
+    held: dict[str, int] = field(default_factory=dict)  # firing triggers held back, by gate
+    skipped: int = 0
+    recorded: int = 0
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    settled: list[dict[str, Any]] = field(default_factory=list)
+    reaped: list[str] = field(default_factory=list)  # fires taken over from a process that died
+    rescored: list[str] = field(default_factory=list)
+    synced: int = 0
+    in_flight: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return dict(self.__dict__)
+
+
+def fired_keys(ctx: SchedulerContext, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (job, fire key) pairs already fired."""
+    pairs = list(pairs)
+    out: set[tuple[str, str]] = set()
+    with ctx.store.read() as s:
+        for i in range(0, len(pairs), 1000):
+            stmt = select(FireRow.job_name, FireRow.fire_key).where(
+                tuple_(FireRow.job_name, FireRow.fire_key).in_(pairs[i:i + 1000]))
+            out |= {(j, k) for j, k in s.execute(stmt)}
+    return out
+
+
+def decisions_for(ctx: SchedulerContext, facts: Facts, verdicts: dict[str, tuple[Verdict, ...]]) -> dict[str, Decision]:
+    """Every job's decision before the budget: its verdicts through the gates."""
+    pairs = {(job, v.fire_key) for job, vs in verdicts.items() for v in vs if v.fire and v.fire_key}
+    done = fired_keys(ctx, pairs) if pairs else set()
+    out = {}
+    for job, f in facts.jobs.items():
+        fired = {k for j, k in done if j == job} if done else ()
+        out[job] = decide(f, verdicts.get(job, ()), facts.now, fired)
+    return out
+
+
+def estimate(policy: JobPolicy) -> tuple[int | None, str]:
+    """What one retrain of this job would cost now, summed over its providers (None: unknown), and how
+    that was worked out; uses preflight, so only changed examples are checked again."""
+    from tuneops import economics
+    from tuneops import spec as specmod
+    from tuneops.datasets import preflight
+
+    try:
+        loaded = specmod.load(policy.path)
+        report = preflight(loaded, list(policy.providers))
+    except TuneopsError as exc:
+        return None, f"no estimate: {exc}"
+    total: int | None = 0
+    notes = []
+    for provider in policy.providers:
+        spec = loaded.spec.with_provider(provider)
+        est = economics.estimate(spec, report.tokens, report.examples, provider)
+        notes.append(f"{provider}: {economics.format_usd(est.microusd)} ({est.trained_tokens:,} trained tokens)")
+        total = None if total is None or est.microusd is None else total + est.microusd
+    return total, "; ".join(notes)
+
+
+def _refresh(ctx: SchedulerContext, facts: Facts, verdicts: dict[str, tuple[Verdict, ...]],
+             report: TickReport) -> Facts:
+    """Score alias holders whose eval set changed (so the eval trigger sees a current score)."""
+    jobs = dict(facts.jobs)
+    for job, vs in verdicts.items():
+        if not any(v.needs_eval for v in vs):
+            continue
+        try:
+            fresh = work.rescore(ctx, jobs[job])
+        except Exception as exc:  # a failed eval holds this job back, not the tick
+            report.errors.append(f"{job}: scoring {jobs[job].model.provider_model_id if jobs[job].model else '?'} "
+                                 f"failed: {exc}")
+            continue
+        if fresh is not jobs[job]:
+            jobs[job] = fresh
+            verdicts[job] = evaluate(fresh, facts.now)
+            report.rescored.append(job)
+    return replace(facts, jobs=jobs)
+
+
+def tick(ctx: SchedulerContext, *, submit: bool = True, advance: bool = True) -> TickReport:
+    """One pass over every job spec in ``ctx.jobs_dir``."""
+    started = time.perf_counter()
+    now = ctx.clock()
+    report = TickReport(at=now)
+    policies = load_policies(ctx.jobs_dir, ctx.cache)
+    report.timings["policies"] = time.perf_counter() - started
+    facts = gather(ctx.store, policies, now, ctx.cache, snapshot_dir=ctx.cache_dir)
+    report.timings.update({f"facts.{k}": v for k, v in facts.timings.items()})
+    report.jobs = len(policies)
+    scheduled = {p.name for p in policies if p.error is None and p.retrain is not None}
+    report.scheduled = len(scheduled)
+    # Broken specs are tracked too, so the trail says why a job stopped being considered.
+    tracked = scheduled | {p.name for p in policies if p.error is not None}
+    t = time.perf_counter()
+    journal.ensure_seen(ctx.store, sorted(j for j in tracked if facts.jobs[j].memory is None), now)
+    verdicts = {job: evaluate(f, now) for job, f in facts.jobs.items() if job in scheduled}
+    if submit:
+        facts = _refresh(ctx, facts, verdicts, report)
+    decisions = decisions_for(ctx, facts, verdicts)
+    report.timings["decide"] = time.perf_counter() - t
+    firing = [d for d in decisions.values() if d.fire]
+    # Processes that tick together start from different jobs, so they rarely race for the same key.
+    random.Random(ctx.owner).shuffle(firing)
+    spent = facts.month_spent_microusd
+    held: list[Decision] = []
+    t = time.perf_counter()
+    for d in firing:
+        if ctx.stopping.is_set():
+            break  # shutting down: what did not fire now fires on the next tick (its key is still free)
+        f = facts.jobs[d.job]
+        p = f.policy
+        if p.budget_month_microusd is not None or p.budget_run_microusd is not None:
+            est, _ = estimate(p)
+            d = with_budget(d, est, spent, p.budget_month_microusd, p.budget_run_microusd)
+            decisions[d.job] = d
+            if not d.fire:
+                held.append(d)
+                continue
+        if not submit:
+            continue
+        try:
+            fire = work.fire_once(ctx, d, f, now)
+        except Exception as exc:
+            report.errors.append(f"{d.job}: recording the fire failed: {exc}")
+            continue
+        if fire is None:
+            continue  # another process fired it (or another retrain of the job) a moment ago
+        spent += d.estimate_microusd or 0
+        report.fired.append({"job": d.job, "fire_id": fire.id, "fire_key": d.fire_key, "rule": d.rule,
+                             "reason": d.reason})
+        ctx.notify(p, "fire", {"job": d.job, "fire_id": fire.id, "fire_key": d.fire_key, "rule": d.rule,
+                               "reason": d.reason, "providers": list(p.providers),
+                               "estimate_microusd": d.estimate_microusd})
+        _submit(ctx, fire, p, report)
+    report.timings["fire"] = time.perf_counter() - t
+    for d in decisions.values():
+        if not d.fire and d.gate:
+            report.held[d.gate] = report.held.get(d.gate, 0) + 1
+    report.skipped = sum(1 for j, d in decisions.items() if j in tracked and not d.fire)
+    t = time.perf_counter()
+    memories = {j: f.memory for j, f in facts.jobs.items() if f.memory is not None}
+    skips = [d for j, d in decisions.items() if j in tracked and not d.fire]
+    report.recorded = journal.record_skips(ctx.store, skips, memories, now, actor=ctx.actor) if submit else 0
+    report.timings["record"] = time.perf_counter() - t
+    if advance and submit:
+        t = time.perf_counter()
+        report.synced = sync(ctx, report)
+        settle(ctx, report, {p.name: p for p in policies})
+        report.timings["advance"] = time.perf_counter() - t
+    with ctx.store.read() as s:
+        report.in_flight = len(queries.unfinished_runs(s))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _submit(ctx: SchedulerContext, fire: FireRow, policy: JobPolicy | None, report: TickReport) -> None:
+    try:
+        done = work.submit_fire(ctx, fire, policy)
+    except LeaseLost as exc:
+        report.errors.append(str(exc))
+        return
+    except Exception as exc:  # the fire keeps its lease until it expires or this process ends
+        report.errors.append(f"{fire.job_name}: submitting fire {fire.id} failed: {exc}")
+        work.release_fire(ctx, fire)
+        return
+    if done.state == "refused":
+        report.refused.append({"job": fire.job_name, "fire_id": fire.id, "message": done.message})
+
+
+def sync(ctx: SchedulerContext, report: TickReport) -> int:
+    """Advance unfinished runs once (one process at a time polls: the sync lease)."""
+    with ctx.store.read() as s:
+        if not queries.unfinished_runs(s):
+            return 0
+    if not acquire(ctx.store, SYNC_LEASE, ctx.owner, ttl=ctx.ttl):
+        return 0
+    with ctx.keeper.named(SYNC_LEASE):
+        try:
+            done, _ = ctx.orch.sync_all()
+        except Exception as exc:
+            report.errors.append(f"sync failed: {exc}")
+            return 0
+    return len(done)
+
+
+def settle(ctx: SchedulerContext, report: TickReport, policies: dict[str, JobPolicy]) -> None:
+    """Take up fires that need work: reap claims whose holder died, settle those whose runs finished."""
+    with ctx.store.read() as s:
+        active = s.execute(select(FireRow).where(FireRow.state.in_(FIRE_ACTIVE_STATES))  # type: ignore
+                           ).scalars().all()
+        ids = [rid for f in active for rid in json.loads(f.run_ids)]
+        states = dict(s.execute(select(RunRow.id, RunRow.state).where(RunRow.id.in_(ids)))  # type: ignore
+                      .all()) if ids else {}
+    ready = []
+    for f in active:
+        runs = json.loads(f.run_ids)
+        if f.state == "submitted" and not all(states.get(r) in queries.TERMINAL_STATES for r in runs):
+            continue
+        ready.append(f.id)
+    if not ready:
+        return
+    for fire in claim_fires(ctx.store, ctx.owner, FIRE_ACTIVE_STATES, ttl=ctx.ttl,
+                            now=ctx.clock(), ids=ready):
+        policy = policies.get(fire.job_name)
+        if fire.attempts > MAX_ATTEMPTS:
+            work.give_up(ctx, fire, fire.message or "repeated failures")
+            report.errors.append(f"{fire.job_name}: fire {fire.id} given up after {MAX_ATTEMPTS} attempts")
+            continue
+        if fire.state == "claimed":  # its process died before submitting: finish the job for it
+            report.reaped.append(fire.id)
+            _submit(ctx, fire, policy, report)
+            continue
+        try:
+            done = work.settle_fire(ctx, fire, policy)
+        except Exception as exc:
+            report.errors.append(f"{fire.job_name}: settling fire {fire.id} failed: {exc}")
+            work.release_fire(ctx, fire)
+            continue
+        if done.state == "done":
+            report.settled.append({"job": fire.job_name, "fire_id": fire.id, "outcome": done.outcome,
+                                   "message": done.message})
