@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +13,7 @@ from tuneops.errors import (
     TransientProviderError,
     TuneopsError,
 )
+from tuneops.retry import retry_after_seconds
 
 # Refusals: the request was rejected before doing anything, so even a create may be retried.
 THROTTLING = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException",
@@ -29,28 +28,6 @@ class MissingOption(TuneopsError):
 
     exit_code = 2
 
-
-def retry_after_seconds(headers: Any) -> float | None:
-    """Seconds to wait from retry-after-ms or Retry-After (seconds or an HTTP date), if present."""
-    if not headers:
-        return None
-    lowered = {str(k).lower(): v for k, v in dict(headers).items()}
-    ms = lowered.get("retry-after-ms")
-    if ms:
-        try:
-            return float(ms) / 1000.0
-        except ValueError:
-            pass
-    value = lowered.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        try:
-            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
 
 
 def error_code(exc: BaseException) -> str | None:

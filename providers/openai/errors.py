@@ -8,8 +8,6 @@ provider's own error code and message are kept; credential values are scrubbed f
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,32 +18,11 @@ from tuneops.errors import (
     ProviderError,
     TransientProviderError,
 )
+from tuneops.retry import retry_after_seconds
 
 # Besides 429 and 5xx: request timeout and conflict are worth another try (the SDK retries them too).
 _TRANSIENT_STATUS = frozenset({408, 409})
 
-
-def retry_after_seconds(headers: Any) -> float | None:
-    """Seconds to wait from retry-after-ms or Retry-After (seconds or an HTTP date), if present."""
-    if headers is None:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return float(ms) / 1000.0
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        try:
-            parsed = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
-import time
 from typing import Any
 
 import httpx
@@ -15,6 +13,7 @@ from tuneops.errors import (
     TransientProviderError,
     TuneopsError,
 )
+from tuneops.retry import retry_after_seconds
 
 # 408/409 and 5xx may have been applied by the server before the failure reached us.
 _MAYBE_APPLIED = frozenset({408, 409})
@@ -25,28 +24,6 @@ class MissingOption(TuneopsError):
 
     exit_code = 2
 
-
-def retry_after_seconds(headers: Any) -> float | None:
-    """Seconds to wait from retry-after-ms or Retry-After (seconds or an HTTP date), if present."""
-    if headers is None:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return float(ms) / 1000.0
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        try:
-            parsed = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, parsed.timestamp() - time.time())
 
 
 def _body_error(response: httpx.Response) -> tuple[str | None, str]:

@@ -7,10 +7,8 @@ with the provider's own code and message kept and every known secret scrubbed fr
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import re
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,6 +20,7 @@ from tuneops.errors import (
     ProviderError,
     TransientProviderError,
 )
+from tuneops.retry import retry_after_seconds
 
 # Statuses that say "try again later" without saying the request was rejected for good.
 TRANSIENT_STATUS = frozenset({408, 409, 425, 429})
@@ -29,28 +28,6 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 UPLOAD_TIMEOUT = httpx.Timeout(600.0, connect=30.0)
 REDACTED = "<redacted>"
 
-
-def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
-    if not headers:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            parsed = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
 def error_details(response: httpx.Response) -> tuple[str | None, str]:

@@ -5,9 +5,10 @@ Creates are never retried through this policy after an ambiguous failure (see or
 
 from __future__ import annotations
 
+import email.utils
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -28,6 +29,33 @@ class RetryPolicy:
 
 
 DEFAULT_POLICY = RetryPolicy()
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date), if given.
+
+    Header names are matched case-insensitively, for plain dicts (botocore) as for httpx headers.
+    """
+    if not headers:
+        return None
+    lowered = {str(k).lower(): v for k, v in headers.items()}
+    ms = lowered.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
 def _wait_seconds(policy: RetryPolicy, attempt: int, exc: TransientProviderError) -> float:

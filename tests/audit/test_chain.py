@@ -177,3 +177,24 @@ def test_appends_continue_the_chain_after_the_head_row_is_lost(any_db_url: str) 
         row = audit.append(s, "run.status", "run", "run_4")
     assert row.seq == 4
     assert audit.verify(store).ok
+
+
+@pytest.mark.parametrize(("tamper", "bad"), [
+    (None, None),
+    ("DELETE FROM audit_event WHERE seq = 4", 4),  # the first event of the second worker's range
+    ("DELETE FROM audit_event WHERE seq = 3", 3),  # the last event of the first worker's range
+    ("UPDATE audit_event SET actor = 'x' WHERE seq = 7", 7),
+    ("UPDATE audit_event SET seq = -4 WHERE seq = 4", 4),
+    ("DELETE FROM audit_event WHERE seq IN (4, 5, 6)", 4),  # a whole range gone
+], ids=["intact", "seam-start", "seam-end", "changed", "moved", "range-gone"])
+def test_workers_in_parallel_find_the_same_first_bad_event(any_db_url: str, tamper: str | None,
+                                                          bad: int | None) -> None:
+    _ledger(any_db_url)
+    if tamper:
+        _sql(any_db_url, tamper)
+    store = open_store(any_db_url)
+    serial, parallel = audit.verify(store, workers=1), audit.verify(store, workers=3)
+    assert parallel.workers == 3
+    assert (parallel.ok, parallel.first_bad_seq, parallel.events) == (serial.ok, serial.first_bad_seq,
+                                                                      serial.events)
+    assert parallel.first_bad_seq == bad and parallel.head_hash == serial.head_hash

@@ -61,3 +61,52 @@ def test_default_cache_lives_under_the_project_home(write_spec, ds, tmp_path: Pa
     report = preflight(write_spec(ds.good(12)))
     assert report.cache["path"] == str(tmp_path / "home" / "cache" / "preflight.sqlite")
     assert Path(report.cache["path"]).is_file()
+
+
+def _messy(ds, n: int, start: int = 0) -> list[bytes]:
+    """Valid lines mixed with defects, blank lines, CRLF and duplicates."""
+    lines = ds.good(n, start=start)
+    lines[1] = lines[1][:-1] + b"\r\n"
+    lines[3] = b"\n"
+    lines[5] = b'{"messages": 7}\n'
+    lines[7] = lines[0]
+    return lines
+
+
+def test_a_grown_file_resumes_where_the_last_scan_ended(write_spec, ds, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = [b"\xef\xbb\xbf" + _messy(ds, 40)[0], *_messy(ds, 40)[1:]]
+    preflight(write_spec(first), cache_dir=cache)
+    grown = [*first, *_messy(ds, 20, start=100), ds.good(1)[0]]  # the last line duplicates line 1
+    loaded = write_spec(grown)
+    resumed = preflight(loaded, cache_dir=cache)
+    assert resumed.cache["resumed_lines"] == 40
+    # 21 new lines, less a blank one, an in-batch duplicate and two lines whose content was checked before.
+    assert resumed.cache["misses"] == 17
+    assert _summary(resumed) == _summary(preflight(loaded, use_cache=False))
+    dup = [f for f in resumed.findings if f.code == "dup.exact" and f.line == 61]
+    assert dup and "line 1" in dup[0].message
+
+
+def test_an_edit_before_the_end_is_never_missed(write_spec, ds, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    lines = ds.good(30)
+    preflight(write_spec(lines), cache_dir=cache)
+    lines[10] = ds.line({"messages": [{"role": "user", "content": "edited, no answer"}]})
+    edited = write_spec([*lines, *ds.good(3, start=200)])
+    report = preflight(edited, cache_dir=cache)
+    assert "resumed_lines" not in report.cache
+    assert [f.line for f in report.findings if f.code == "example.no_assistant"] == [11]
+    assert _summary(report) == _summary(preflight(edited, use_cache=False))
+
+
+def test_a_file_without_a_final_newline_is_not_resumed_mid_line(write_spec, ds, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    lines = ds.good(12)
+    lines[-1] = lines[-1][:-1]
+    preflight(write_spec(lines), cache_dir=cache)
+    lines[-1] = lines[-1][:-2] + b', "extra": 1}\n'  # the unterminated last line was still being written
+    loaded = write_spec(lines)
+    report = preflight(loaded, cache_dir=cache)
+    assert "resumed_lines" not in report.cache
+    assert _summary(report) == _summary(preflight(loaded, use_cache=False))

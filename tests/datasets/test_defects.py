@@ -76,7 +76,7 @@ DEFECTS: list[tuple[bytes, set[tuple[str, str]]]] = [
     (ex(u("My invoice says <|endoftext|> at the bottom"), a("billing")), {("warning", "message.special_token")}),
     (ex(u("word " * 4300), a("billing")), {("warning", "tokens.too_long")}),
     (filler(1000), {("warning", "dup.exact")}),  # same as line 1 (whose BOM is not content)
-    (ex(u("TICKET 1001:   I was charged 3003 euros for plan 0."), a("Billing")), {("warning", "dup.near")}),
+    (ex(u("  TICKET 1001: I WAS charged 3003 euros for plan 0. "), a("Billing")), {("warning", "dup.near")}),
     (ex(u("Ticket with no system prompt"), a("billing"), system=False), {("warning", "system.missing")}),
     (j({"input": {"messages": [{"role": "system", "content": S}, u("Which queue?")]},
         "preferred_output": [a("billing")], "non_preferred_output": [a("bug")]}), {("error", "format.method")}),

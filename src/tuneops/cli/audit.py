@@ -77,7 +77,7 @@ def verify(
         state.print_json({"ok": report.ok, "events": report.events, "head_seq": report.head_seq,
                           "head_hash": report.head_hash, "first_bad_seq": report.first_bad_seq,
                           "problem": report.problem, "anchor": str(mark) if mark else None,
-                          "seconds": round(report.seconds, 3)})
+                          "seconds": round(report.seconds, 3), "workers": report.workers})
     elif report.ok:
         tail = f"; anchor {mark.seq} matches" if mark else ""
         state.console().print(f"[green]ok[/]: {report.events} audit events form one unbroken chain "

@@ -48,15 +48,15 @@ def follow(orch: Orchestrator, run_id: str, *, interval: float = 2.0, quiet: boo
         return orch.watch(run_id, interval=interval)
     if not console.is_terminal:
         # Logs and CI: one line per state change instead of a redrawn status line.
-        last = None
-        while True:
+        console.print(line(run))
+        last = run.state
+        while run.state not in queries.TERMINAL_STATES:
+            run = orch.advance(run)
             if run.state != last:
                 console.print(line(run))
                 last = run.state
-            if run.state in queries.TERMINAL_STATES:
-                break
-            time.sleep(interval * (2 if run.state in ("queued", "pending", "validating") else 1))
-            run = orch.advance(run)
+            if run.state not in queries.TERMINAL_STATES:
+                time.sleep(interval * (2 if run.state in ("queued", "pending", "validating") else 1))
     else:
         run = _live(orch, run, line, console, interval)
     return _summary(run)

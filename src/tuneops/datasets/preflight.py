@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xxhash import xxh3_128
+
 from tuneops.datasets import limits as limits_mod
 from tuneops.datasets import tokens as tokens_mod
 from tuneops.datasets.cache import SnapshotCache, default_dir
@@ -92,9 +94,29 @@ class PreflightReport:
 
 
 def scan(path: Path, label: str, agg: FileAggregate, checker: ExampleChecker, cache: SnapshotCache,
-         ctx: str, tally: dict[str, int]) -> None:
-    """Stream one file through the checks into ``agg`` (cache hits skip parsing and tokenizing)."""
-    reader = LineReader(path, label, agg.findings)
+         ctx: str, tally: dict[str, int], *, checkpoint: bool = False) -> None:
+    """Stream one file through the checks into ``agg`` (cache hits skip parsing and tokenizing).
+
+    With ``checkpoint``, the state at the end of the file is saved; a later scan of the same file
+    whose first bytes are unchanged (verified by hash) resumes there, so re-validating a file that
+    only grew costs reading it once plus checking the new lines.
+    """
+    hasher = resume = None
+    where = cp_ctx = ""
+    if checkpoint and cache.enabled:
+        hasher = xxh3_128()
+        where, cp_ctx = str(path.resolve()), f"{ctx}|{agg.expected_kind}|{label}"
+        saved = cache.get_checkpoint(where, cp_ctx)
+        if saved is not None:
+            size, digest, reader_state, meta, arrays = saved
+            if _hash_prefix(path, size, hasher) == digest:
+                agg.load(meta, arrays)
+                resume = tuple(reader_state)
+                tally["hits"] += agg.examples + agg.unusable
+                tally["resumed_lines"] = reader_state[1]
+            else:
+                hasher = xxh3_128()
+    reader = LineReader(path, label, agg.findings, hasher=hasher, resume=resume)  # type: ignore[arg-type]
     batch: list[tuple[int, bytes]] = []
     for item in reader:
         batch.append(item)
@@ -105,6 +127,27 @@ def scan(path: Path, label: str, agg: FileAggregate, checker: ExampleChecker, ca
         _process(batch, agg, checker, cache, ctx, tally)
     agg.bytes = reader.bytes
     agg.blank = reader.blank
+    if hasher is not None and reader.complete and reader.ends_with_newline and cache.enabled:
+        meta, arrays = agg.dump()
+        cache.put_checkpoint(where, cp_ctx, reader.bytes, hasher.digest(),
+                             [reader.bytes, reader.lines, reader.blank, reader.crlf], meta, arrays)
+    reader.file_findings()
+
+
+def _hash_prefix(path: Path, size: int, hasher: xxh3_128) -> bytes | None:
+    """Feed the first ``size`` bytes of the file to ``hasher``; its digest, or None if the file is shorter."""
+    left = size
+    try:
+        with open(path, "rb", buffering=0) as f:
+            while left:
+                block = f.read(min(left, 1 << 20))
+                if not block:
+                    return None
+                hasher.update(block)
+                left -= len(block)
+    except OSError:
+        return None
+    return hasher.digest()
 
 
 def _process(batch: list[tuple[int, bytes]], agg: FileAggregate, checker: ExampleChecker,
@@ -112,19 +155,18 @@ def _process(batch: list[tuple[int, bytes]], agg: FileAggregate, checker: Exampl
     keys = [line_key(raw) for _, raw in batch]
     known = cache.get_many(keys, ctx) if cache.enabled else {}
     tally["hits"] += len(known)
-    fresh = []
-    add = agg.add
-    check = checker.check
-    for (line, raw), key in zip(batch, keys, strict=True):
-        r = known.get(key)
-        if r is None:
-            r = check(raw)
-            known[key] = r
-            fresh.append((key, r))
-        add(line, int.from_bytes(key[:8], "big", signed=True), r)
-    tally["misses"] += len(fresh)
-    if fresh:
+    todo: dict[bytes, bytes] = {}
+    for (_, raw), key in zip(batch, keys, strict=True):
+        if key not in known and key not in todo:
+            todo[key] = raw
+    if todo:
+        fresh = list(zip(todo, checker.check_batch(list(todo.values())), strict=True))
+        known.update(fresh)
         cache.put_many(fresh, ctx)
+        tally["misses"] += len(fresh)
+    add = agg.add
+    for (line, _), key in zip(batch, keys, strict=True):
+        add(line, int.from_bytes(key[:8], "big", signed=True), known[key])
 
 
 def _provider_names(loaded: LoadedSpec, providers: list[str] | None, given: Mapping[str, Any]) -> list[str]:
@@ -163,7 +205,7 @@ def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_d
 
     train_path = loaded.resolve(spec.data.train)
     train = FileAggregate(_label(loaded, spec.data.train), kind)
-    scan(train_path, train.label, train, checker, cache, ctx, tally)
+    scan(train_path, train.label, train, checker, cache, ctx, tally, checkpoint=True)
     train.finish(tokenizer.limit, tokenizer.limit_source, model)
     val = None
     val_path = None
@@ -212,7 +254,7 @@ def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_d
         stats=stats, tokenizer=tokenizer, limits=lims, examples=n_train,
         tokens=block["tokens"]["billed_per_epoch"], trainable_tokens=block["tokens"]["trainable"],
         validation_examples=n_val, validation_tokens=val_tokens,
-        cache={"path": str(cache.path) if cache.path else None, "hits": tally["hits"], "misses": tally["misses"]},
+        cache={"path": str(cache.path) if cache.path else None, **tally},
         elapsed_s=time.perf_counter() - started,
         train_path=train_path, validation_path=val_path, validation_lines=val_lines,
         # Every example of the training file (before any split): what freshness checks compare against.

@@ -11,6 +11,8 @@ from array import array
 from collections import Counter
 from typing import Any
 
+import orjson
+
 from tuneops.datasets.checks import CHAT, PREFERENCE, UNUSABLE, ExampleResult
 from tuneops.datasets.findings import Finding
 
@@ -88,8 +90,8 @@ class FileAggregate:
             if nfirst is not None:
                 self.near_dups += 1
                 self.findings.append(Finding("warning", "dup.near", label, line, None,
-                                             f"near-duplicate of line {nfirst} (differs only in case, spacing "
-                                             "or system prompt)"))
+                                             f"near-duplicate of line {nfirst} (the same turns up to letter "
+                                             "case, surrounding spaces and the system prompt)"))
             else:
                 self.near_first[r.near] = line
         if self.other is not None:
@@ -126,6 +128,49 @@ class FileAggregate:
             self.findings.append(Finding("warning", "overlap.validation", self.label, line, None,
                                          f"{how} of training line {where}: validation examples should not be "
                                          "in the training data"))
+
+    # -- checkpoints (resume a scan of a file that only grew) ---------------------------------------
+
+    _ARRAYS = ("lines", "tokens", "trainable", "messages", "near", "exact", "sys_lines", "nosys_lines")
+
+    def dump(self) -> tuple[bytes, bytes]:
+        """The state after the lines added so far: (JSON metadata, packed arrays)."""
+        arrays = [getattr(self, name) for name in self._ARRAYS]
+        meta = {
+            "sizes": [len(a) for a in arrays],
+            "labels": list(self.labels.items()), "label_first": list(self.label_first.items()),
+            "spellings": [[k, sorted(v)] for k, v in self.spellings.items()],
+            "too_many_labels": self.too_many_labels, "systems": list(self.systems.items()),
+            "counts": [self.unusable, self.with_errors, self.exact_dups, self.near_dups, self.overlaps],
+            "findings": [[f.severity, f.code, f.line, f.field, f.message] for f in self.findings],
+        }
+        return orjson.dumps(meta), b"".join(a.tobytes() for a in arrays)
+
+    def load(self, meta_json: bytes, blob: bytes) -> None:
+        """Restore a state written by ``dump`` (the aggregate must be fresh)."""
+        meta = orjson.loads(meta_json)
+        pos = 0
+        for name, size in zip(self._ARRAYS, meta["sizes"], strict=True):
+            arr = getattr(self, name)
+            width = arr.itemsize * size
+            arr.frombytes(blob[pos:pos + width])
+            pos += width
+        self.labels.update(dict(meta["labels"]))
+        self.label_first.update(dict(meta["label_first"]))
+        self.spellings.update({k: set(v) for k, v in meta["spellings"]})
+        self.too_many_labels = meta["too_many_labels"]
+        self.systems.update(dict(meta["systems"]))
+        self.unusable, self.with_errors, self.exact_dups, self.near_dups, self.overlaps = meta["counts"]
+        label = self.label
+        self.findings.extend(Finding(sev, code, label, line, field, msg)
+                             for sev, code, line, field, msg in meta["findings"])
+        # The first-seen maps follow from the arrays, in the same order add() saw them.
+        exact_first, near_first = self.exact_first, self.near_first
+        for line, exact, near in zip(self.lines, self.exact, self.near, strict=True):
+            if exact not in exact_first:
+                exact_first[exact] = line
+                if near not in near_first:
+                    near_first[near] = line
 
     # -- dataset-level checks --------------------------------------------------------------------
 

@@ -172,12 +172,47 @@ class TokenCounter:
         self._cache: dict[str, int] = {}
         self.cached = self._cache.get  # the hot path looks up before calling count()
         self._seen: set[int] = set()
+        self._temp: list[str] = []  # strings prefilled for the current batch only
         self._chars = 0
         if tokenizer.used == "bytes/4":
             self._encode = None
         else:
             enc, _ = load_encoding(tokenizer.used)
             self._encode = enc.encode_ordinary if enc is not None else None
+
+    def prefill(self, texts: list[str]) -> None:
+        """Tokenize ``texts`` back to back (a batch); counts stay available until ``end_batch``."""
+        encode = self._encode
+        if encode is None:
+            return
+        cache = self._cache
+        temp = self._temp
+        for text in texts:
+            if text not in cache:
+                cache[text] = len(encode(text))
+                temp.append(text)
+
+    def end_batch(self) -> None:
+        """Forget the batch's strings, except those seen before (they are likely to repeat)."""
+        cache, seen = self._cache, self._seen
+        for text in self._temp:
+            h = hash(text)
+            if h in seen:
+                self._remember(text)
+            else:
+                if len(seen) >= self.MAX_SEEN:
+                    seen.clear()
+                seen.add(h)
+                cache.pop(text, None)
+        self._temp.clear()
+
+    def _remember(self, text: str) -> None:
+        self._chars += len(text)
+        if self._chars > self.MAX_CACHED_CHARS:
+            n = self._cache[text]
+            self._cache.clear()
+            self._cache[text] = n
+            self._chars = len(text)
 
     def count(self, text: str) -> int:
         """Number of tokens in ``text`` (special-token text counts as ordinary text)."""
@@ -187,11 +222,8 @@ class TokenCounter:
         n = (len(text.encode("utf-8", "surrogatepass")) + 3) // 4 if self._encode is None else len(self._encode(text))
         h = hash(text)  # computed by the lookup above already; str caches its hash
         if h in self._seen:
-            self._chars += len(text)
-            if self._chars > self.MAX_CACHED_CHARS:
-                self._cache.clear()
-                self._chars = len(text)
             self._cache[text] = n
+            self._remember(text)
         else:
             if len(self._seen) >= self.MAX_SEEN:
                 self._seen.clear()

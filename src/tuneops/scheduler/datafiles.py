@@ -159,7 +159,7 @@ class DataFiles:
         if hit is not None and hit[1] == state.size and hit[2] == state.mtime_ns:
             return DataChange(state.count, state.digest, hit[4], hit[5], hit[6], "snapshot")
         base = self._manifest(baseline_sha256)
-        keys = self._keys(path, state)
+        keys = self._keys(path, state) if base is not None else None
         if base is None or keys is None:
             # No manifest (the model was trained elsewhere or before manifests existed): counts only.
             return DataChange(state.count, state.digest, max(0, state.count - baseline_examples), None,
@@ -192,9 +192,15 @@ class FileHashes:
         self.cache = cache
         self._known = {r[0]: r for r in cache.rows("filehash")}
         self._new: list[tuple[object, ...]] = []
+        self._seen: dict[str, str | None] = {}  # many jobs share one eval set: stat it once per pass
 
     def sha256(self, path: str) -> str | None:
         """The file's sha256, or None when it cannot be read."""
+        if path not in self._seen:
+            self._seen[path] = self._sha256(path)
+        return self._seen[path]
+
+    def _sha256(self, path: str) -> str | None:
         try:
             st = os.stat(path)
         except OSError:

@@ -124,7 +124,7 @@ def _model_facts(session: Any, ids: Sequence[int], source: dict[int, str]) -> di
         stmt = (select(m.id, m.provider, m.provider_model_id, m.run_id, m.base_model, m.train_sha256,
                        r.train_examples, m.created_at, m.base_shutdown_at)
                 .join_from(ModelRow.__table__, RunRow.__table__, r.id == m.run_id).where(m.id.in_(chunk)))
-        for row in session.execute(stmt):
+        for row in session.execute(stmt).all():
             out[row[0]] = ModelFact(*row, source=source[row[0]])  # type: ignore[misc]
     return out
 
@@ -135,7 +135,7 @@ def current_models(session: Any, policies: Sequence[JobPolicy]) -> dict[str, Mod
     a = AliasRow.__table__.c  # type: ignore[attr-defined]
     chosen: dict[str, int] = {}
     source: dict[int, str] = {}
-    for job, name, model_pk in session.execute(select(a.job_name, a.name, a.model_pk)):
+    for job, name, model_pk in session.execute(select(a.job_name, a.name, a.model_pk)).all():
         if wanted.get(job) == name:
             chosen[job] = model_pk
             source[model_pk] = "alias"
@@ -143,7 +143,7 @@ def current_models(session: Any, policies: Sequence[JobPolicy]) -> dict[str, Mod
     m = ModelRow.__table__.c  # type: ignore[attr-defined]
     for chunk in _chunks(rest):
         stmt = select(m.job_name, func.max(m.id)).where(m.job_name.in_(chunk)).group_by(m.job_name)
-        for job, model_pk in session.execute(stmt):
+        for job, model_pk in session.execute(stmt).all():
             chosen[job] = model_pk
             source.setdefault(model_pk, "latest")
     facts = _model_facts(session, sorted(set(chosen.values())), source)
@@ -160,7 +160,7 @@ def latest_evals(session: Any, models: dict[str, ModelFact],
     for chunk in _chunks(ids):
         stmt = select(e.id, e.provider, e.model, e.set_sha256, e.examples, e.scores, e.created_at
                       ).where(e.model.in_(chunk))
-        for row in session.execute(stmt):
+        for row in session.execute(stmt).all():
             hit = by_key.get((row[1], row[2]))
             if hit is None:
                 continue
@@ -177,7 +177,7 @@ def memories(session: Any) -> dict[str, Memory]:
     d = DecisionRow.__table__.c  # type: ignore[attr-defined]
     stmt = select(d.job_name, d.first_seen_at, d.code, d.outcome, d.recorded_at, d.last_fired_at,
                   d.last_fire_key, d.last_cron_slot)
-    return {row[0]: Memory(*row[1:]) for row in session.execute(stmt)}
+    return {row[0]: Memory(*row[1:]) for row in session.execute(stmt).all()}
 
 
 def in_flight(session: Any) -> dict[str, list[str]]:

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 
 from tuneops.errors import LeaseLost, TuneopsError
 from tuneops.scheduler import journal, work
 from tuneops.scheduler.context import MAX_ATTEMPTS, SchedulerContext
-from tuneops.scheduler.facts import Facts, gather
+from tuneops.scheduler.facts import ACTIVE_RUN_STATES, Facts, gather
 from tuneops.scheduler.leases import acquire, claim_fires
 from tuneops.scheduler.policy import JobPolicy, load_policies
 from tuneops.scheduler.triggers import Decision, Verdict, decide, evaluate, with_budget
@@ -193,7 +193,8 @@ def tick(ctx: SchedulerContext, *, submit: bool = True, advance: bool = True) ->
         settle(ctx, report, {p.name: p for p in policies})
         report.timings["advance"] = time.perf_counter() - t
     with ctx.store.read() as s:
-        report.in_flight = len(queries.unfinished_runs(s))
+        report.in_flight = s.execute(select(func.count()).select_from(RunRow)
+                                     .where(RunRow.state.in_(ACTIVE_RUN_STATES))).scalar_one()  # type: ignore
     report.seconds = time.perf_counter() - started
     return report
 
@@ -214,9 +215,14 @@ def _submit(ctx: SchedulerContext, fire: FireRow, policy: JobPolicy | None, repo
 
 def sync(ctx: SchedulerContext, report: TickReport) -> int:
     """Advance unfinished runs once (one process at a time polls: the sync lease)."""
+    now = ctx.clock()
     with ctx.store.read() as s:
-        if not queries.unfinished_runs(s):
-            return 0
+        # Only when a poll is due (or a run awaits its provider job): sync_all reads every unfinished run.
+        due = s.execute(select(RunRow.id).where(
+            RunRow.state.in_(ACTIVE_RUN_STATES),  # type: ignore[attr-defined]
+            or_(RunRow.next_poll_at.is_(None), RunRow.next_poll_at <= now)).limit(1)).first()  # type: ignore
+    if due is None:
+        return 0
     if not acquire(ctx.store, SYNC_LEASE, ctx.owner, ttl=ctx.ttl):
         return 0
     with ctx.keeper.named(SYNC_LEASE):

@@ -269,7 +269,8 @@ class BaseShutdownTrigger:
                        "shutdown:far")
 
 
-def triggers_for(rules: RetrainRules, metric: str | None) -> list[Trigger]:
+@lru_cache(maxsize=4096)
+def triggers_for(rules: RetrainRules, metric: str | None) -> tuple[Trigger, ...]:
     """The triggers a [retrain] section configures, in priority order (the first that fires names the run)."""
     out: list[Trigger] = []
     if rules.shutdown_within_days is not None:
@@ -282,7 +283,7 @@ def triggers_for(rules: RetrainRules, metric: str | None) -> list[Trigger]:
         out.append(ModelAgeTrigger(timedelta(days=rules.max_age_days)))
     if rules.cron is not None:
         out.append(CronTrigger(rules.cron, rules.misfire, timedelta(minutes=rules.misfire_grace_minutes)))
-    return out
+    return tuple(out)
 
 
 def evaluate(facts: JobFacts, now: datetime) -> tuple[Verdict, ...]:

@@ -1,0 +1,208 @@
+"""bench/scheduler: one scheduler tick over 10,000 job specs and 1,000,000 historical runs.
+
+Writes N job specs (each with its own small training file, a shared eval set, and a [retrain] policy
+with cron, eval, data and age rules), bulk-inserts the history (runs over two years, the newest models
+of each job, an alias and an eval per job) with executemany, then times:
+  tick 1   cold: no local cache, every job seen for the first time (N decisions into the audit chain)
+  tick 2   steady state: what a one-minute tick costs from then on
+  cli      `tuneops schedule tick` as a fresh process (interpreter start-up and imports included)
+on SQLite, and on PostgreSQL (--postgres URL, else a throwaway cluster when the server binaries exist).
+
+Usage: python bench/scheduler/run.py [--jobs 10000] [--runs 1000000] [--postgres URL] [--no-sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+SPEC = """\
+name = "{name}"
+[model]
+provider = "sandbox"
+base = "sandbox-mini"
+[data]
+train = "data/{name}.jsonl"
+[eval]
+set = "data/shared.eval.jsonl"
+[promote]
+alias = "production"
+[retrain]
+cron = "0 3 * * 1"
+eval_below = 0.5
+new_examples = 50
+max_age_days = 30
+cooldown_hours = 24
+"""
+ROW = ('{{"messages": [{{"role": "user", "content": "ticket {k} of {name}"}}, '
+       '{{"role": "assistant", "content": "billing"}}]}}\n')
+MODELS_PER_JOB = 5
+
+
+def write_specs(root: Path, n: int) -> list[str]:
+    """N job specs, each with 12 training examples."""
+    data = root / "jobs" / "data"
+    data.mkdir(parents=True)
+    (data / "shared.eval.jsonl").write_text("".join(ROW.format(k=k, name="eval") for k in range(20)))
+    names = []
+    for i in range(n):
+        name = f"job-{i:05d}"
+        (root / "jobs" / f"{name}.toml").write_text(SPEC.format(name=name))
+        (data / f"{name}.jsonl").write_text("".join(ROW.format(k=k, name=name) for k in range(12)))
+        names.append(name)
+    return names
+
+
+def fill(url: str, names: list[str], runs: int, eval_sha: str) -> float:
+    """Bulk-insert the history; returns seconds taken."""
+    from sqlalchemy import insert
+
+    from tuneops.clock import utcnow
+    from tuneops.store import open_store
+    from tuneops.store.eval_tables import AliasRow, EvalRunRow
+    from tuneops.store.tables import ModelRow, RunRow
+
+    t0 = time.perf_counter()
+    store = open_store(url)
+    now = utcnow()
+    rng = random.Random(7)
+    per_job = max(1, runs // len(names))
+    from tuneops import spec as specmod
+
+    spec_json = specmod.canonical_json(specmod.load(Path("jobs") / f"{names[0]}.toml").spec)
+    run_t, model_t = RunRow.__table__, ModelRow.__table__  # type: ignore[attr-defined]
+    batch: list[dict] = []
+    model_rows: list[dict] = []
+    newest: dict[str, str] = {}  # job -> its newest model (inserted last, so it gets the highest id)
+    with store.engine.begin() as conn:
+        for j, name in enumerate(names):
+            for k in range(per_job):
+                # Oldest first, two years back; the newest runs are the job's models.
+                age = timedelta(days=730 * (per_job - k) / per_job, minutes=rng.randint(0, 600))
+                created = now - age
+                state = "running" if (k == per_job - 1 and j % 100 == 0) else rng.choice(
+                    ("succeeded",) * 8 + ("failed", "cancelled"))
+                rid = f"run_{j:05d}_{k:04d}"
+                batch.append({"id": rid, "idempotency_key": f"tuneops-{rid}", "job_name": name, "spec_path": "",
+                              "spec_sha256": "0" * 64, "spec_json": spec_json, "provider": "sandbox",
+                              "base_model": "sandbox-mini", "method": "sft", "state": state,
+                              "train_sha256": "a" * 64, "train_examples": 12, "train_tokens": 300,
+                              "trigger": "manual", "actor": "bench", "estimate_microusd": 1000,
+                              "cost_microusd": 900 if state == "succeeded" else None,
+                              "created_at": created, "updated_at": created,
+                              # In flight, polled every few minutes: not due in the ticks measured here.
+                              "next_poll_at": now + timedelta(hours=1) if state == "running" else None})
+                if k >= per_job - 1 - MODELS_PER_JOB and state == "succeeded":
+                    model_rows.append({"provider": "sandbox", "provider_model_id": f"ft:{rid}", "run_id": rid,
+                                       "job_name": name, "base_model": "sandbox-mini", "train_sha256": "a" * 64,
+                                       "created_at": now - timedelta(days=rng.randint(0, 20))})
+                    newest[name] = f"ft:{rid}"
+            if len(batch) >= 20_000:
+                conn.execute(insert(run_t), batch)
+                batch = []
+        if batch:
+            conn.execute(insert(run_t), batch)
+        conn.execute(insert(model_t), model_rows)
+        ids = {r[1]: r[0] for r in conn.execute(model_t.select().with_only_columns(model_t.c.id, model_t.c.job_name)
+                                                .order_by(model_t.c.id))}
+        conn.execute(insert(AliasRow.__table__), [  # type: ignore[attr-defined]
+            {"job_name": job, "name": "production", "model_pk": pk, "updated_at": now} for job, pk in ids.items()])
+        conn.execute(insert(EvalRunRow.__table__), [  # type: ignore[attr-defined]
+            {"id": f"eval_{pk}", "job_name": job, "provider": "sandbox", "model": newest[job],
+             "model_kind": "fine-tuned", "set_path": "shared.eval.jsonl", "set_sha256": eval_sha, "examples": 20,
+             "errors": 0, "metrics": "{}", "scores": '{"exact_match": 0.9}', "params": "{}", "inference_calls": 0,
+             "cached": 0, "input_tokens": 0, "output_tokens": 0, "actor": "bench", "created_at": now,
+             "finished_at": now} for job, pk in ids.items()])
+    if store.dialect == "postgresql":
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    store.close()
+    return time.perf_counter() - t0
+
+
+def measure(label: str, url: str, root: Path, names: list[str], runs: int) -> None:
+    """Fill one ledger and time the ticks."""
+    import hashlib
+
+    from tuneops.scheduler.context import SchedulerContext
+    from tuneops.scheduler.tick import tick
+    from tuneops.store import open_store
+
+    home = root / f".tuneops-{label}"
+    os.environ["TUNEOPS_HOME"] = str(home)
+    eval_sha = hashlib.sha256((root / "jobs" / "data" / "shared.eval.jsonl").read_bytes()).hexdigest()
+    filled = fill(url, names, runs, eval_sha)
+    print(f"[{label}] history: {len(names):,} jobs, {runs:,} runs, {len(names) * MODELS_PER_JOB:,} models "
+          f"(at most), {len(names):,} aliases and evals; inserted in {filled:.1f}s")
+    store = open_store(url)
+    for n in (1, 2, 3):
+        ctx = SchedulerContext(store=store, jobs_dir=root / "jobs", cache_dir=home / "cache")
+        report = tick(ctx)
+        ctx.close()
+        what = "cold (first sight of every job)" if n == 1 else "steady"
+        parts = ", ".join(f"{k} {v:.3f}" for k, v in report.timings.items())
+        print(f"[{label}] tick {n} {what}: {report.seconds:.3f}s  fired {len(report.fired)}, skipped "
+              f"{report.skipped}, decisions recorded {report.recorded}, errors {len(report.errors)}  ({parts})")
+    env = {**os.environ, "TUNEOPS_DATABASE_URL": url, "TUNEOPS_HOME": str(home)}
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "tuneops", "schedule", "tick", "--json", "--jobs",
+                          str(root / "jobs")], env=env, cwd=root, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    inner = json.loads(out.stdout)["seconds"] if out.returncode == 0 else float("nan")
+    print(f"[{label}] `tuneops schedule tick` process: {wall:.2f}s wall, of which the tick {inner:.3f}s "
+          f"(rc {out.returncode}{'; ' + out.stderr[-300:] if out.returncode else ''})")
+    store.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=1_000_000)
+    parser.add_argument("--postgres", help="a PostgreSQL server URL (else a throwaway cluster if possible)")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="tuneops-bench-scheduler-"))
+    os.chdir(root)
+    t0 = time.perf_counter()
+    names = write_specs(root, args.jobs)
+    print(f"wrote {len(names):,} job specs in {time.perf_counter() - t0:.1f}s under {root}")
+    if not args.no_sqlite:
+        measure("sqlite", f"sqlite:///{root / 'ledger.db'}", root, names, args.runs)
+    if not args.no_postgres:
+        cluster = None
+        url = args.postgres
+        if url is None:
+            sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+            try:
+                import importlib.util
+
+                spec = importlib.util.spec_from_file_location(
+                    "tuneops_tests_pg", Path(__file__).resolve().parents[2] / "tests" / "pg.py")
+                pg = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+                spec.loader.exec_module(pg)  # type: ignore[union-attr]
+                cluster = pg.PostgresCluster()
+                url = pg.create_database(cluster.start())
+            except Exception as exc:
+                print(f"[postgres] skipped: {exc}")
+                url = None
+        if url:
+            try:
+                measure("postgres", url, root, names, args.runs)
+            finally:
+                if cluster is not None:
+                    cluster.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""Checking the audit chain: recompute every hash from the genesis hash, name the first broken link,
+and compare against anchors kept elsewhere to notice events cut from the end.
+
+Each event's check needs only its own row and the one before it, so a long chain is cut into
+sequence ranges that worker processes check in parallel; the seams are checked when stitching.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from tuneops.audit import GENESIS, event_hash_iso
+from tuneops.store.audit_tables import HEAD_ID, AuditHeadRow
+from tuneops.store.tables import AuditEventRow
+
+if TYPE_CHECKING:
+    from tuneops.store import Store
+
+_COLUMNS = ("seq", "at", "actor", "action", "subject_type", "subject_id", "job_name", "details",
+            "prev_hash", "hash")
+# Below this many events, starting worker processes costs more than it saves.
+PARALLEL_MIN = 200_000
+# Each worker gets at least this many events.
+_RANGE_MIN = 100_000
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A point of the chain (seq, hash, time) kept outside the ledger to detect truncation later."""
+
+    seq: int
+    hash: str
+    at: datetime | None = None
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> Anchor:
+        """An anchor from ``SEQ:HASH``, the JSON `tuneops audit anchor --json` prints, or a file of either."""
+        from pathlib import Path
+
+        from tuneops.errors import TuneopsError
+
+        value = text.strip()
+        if value and ":" not in value and not value.startswith("{") and Path(value).is_file():
+            value = Path(value).read_text().strip()
+        try:
+            if value.startswith("{"):
+                data = json.loads(value)
+                return cls(int(data["seq"]), str(data["hash"]))
+            seq, _, digest = value.partition(":")
+            if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                raise ValueError("the hash must be 64 hex digits")
+            return cls(int(seq), digest)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TuneopsError(f"--anchor {text[:80]!r} is not an anchor ({exc}); give SEQ:HASH as printed "
+                               "by `tuneops audit anchor`, or a file holding its --json output") from None
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What `audit verify` found: ok, or the first broken link and why."""
+
+    ok: bool
+    events: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    problem: str | None = None
+    anchor: Anchor | None = None
+    seconds: float = 0.0
+    workers: int = 1
+
+    @property
+    def rate(self) -> float:
+        """Events verified per second."""
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class _Range:
+    """What one worker found in events lo..hi (``first_prev``: the prev_hash of its first event)."""
+
+    lo: int
+    count: int
+    first_prev: str | None
+    last_hash: str | None
+    bad_seq: int | None = None
+    problem: str | None = None
+
+
+class _Broken(Exception):
+    def __init__(self, seq: int, problem: str):
+        super().__init__(problem)
+        self.seq = seq
+        self.problem = problem
+
+
+def verify(store: Store, *, anchor: Anchor | None = None, workers: int | None = None,
+           batch: int = 20_000) -> ChainReport:
+    """Recompute the whole chain from the genesis hash; report the first broken link, if any.
+
+    Checks every event's sequence number (no gaps), its link to the previous hash and its own hash,
+    that the head row names the last event, and, given an anchor, that the anchored event is still
+    there with the same hash (so removing events from the end is noticed). ``workers`` None picks
+    a process count from the chain's length and the CPUs.
+    """
+    start = time.perf_counter()
+    with _snapshot(store) as conn:
+        head = conn.execute(select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == HEAD_ID)).first()
+        last_seq = int(conn.execute(select(func.max(AuditEventRow.seq))).scalar() or 0)
+        n = workers or (min(os.cpu_count() or 1, 8, last_seq // _RANGE_MIN) if last_seq >= PARALLEL_MIN else 1)
+        n = max(1, min(n, last_seq))
+        ranges = _in_workers(store, last_seq, n, batch) if n > 1 else [_check_range(conn, 1, last_seq, batch)]
+        count, prev = 0, GENESIS
+        try:
+            for part in ranges:
+                if part.bad_seq == part.lo:  # its first event is already wrong: nothing to stitch
+                    raise _Broken(part.bad_seq, part.problem or "")
+                if part.first_prev is not None and part.first_prev != prev:
+                    raise _Broken(part.lo, _unlinked(part.lo))
+                count += part.count
+                prev = part.last_hash or prev  # the last good event's hash, even in a broken range
+                if part.bad_seq is not None:
+                    raise _Broken(part.bad_seq, part.problem or "")
+            if head is not None:
+                _check_head(int(head[0]), str(head[1]), last_seq, prev)
+            if anchor is not None:
+                _check_anchor(conn, anchor, last_seq)
+        except _Broken as broken:
+            return ChainReport(False, count, broken.seq - 1, prev, broken.seq, broken.problem, anchor,
+                               time.perf_counter() - start, n)
+    return ChainReport(True, count, last_seq, prev, anchor=anchor, seconds=time.perf_counter() - start,
+                       workers=n)
+
+
+def _unlinked(seq: int) -> str:
+    return (f"event {seq} does not link to event {seq - 1} (its prev_hash differs from that event's "
+            "hash: removed, reordered or replaced)")
+
+
+def _check_range(conn: Any, lo: int, hi: int, batch: int) -> _Range:
+    """Check events lo..hi against each other and their own hashes (the link into lo is the caller's)."""
+    expected, prev, first_prev, count = lo, None, None, 0
+    try:
+        for rows in _batches(conn, lo, hi, batch):
+            for seq, at, actor, action, stype, sid, job, details, prev_hash, digest in rows:
+                if seq != expected:
+                    raise _Broken(expected, f"event {expected} is missing (the chain jumps from "
+                                            f"{expected - 1} to {seq})")
+                if prev is None:
+                    first_prev = prev_hash
+                elif prev_hash != prev:
+                    raise _Broken(seq, _unlinked(seq))
+                # SQLite hands back SQLAlchemy's text form "YYYY-MM-DD HH:MM:SS.ffffff", PostgreSQL a
+                # datetime; either way the hash covers the ISO form with microseconds.
+                iso = (at.replace(" ", "T", 1) if len(at) == 26 else _iso(at)) if at.__class__ is str \
+                    else at.isoformat(timespec="microseconds")
+                if event_hash_iso(prev_hash, seq, iso, actor, action, stype, sid, job, details) != digest:
+                    raise _Broken(seq, f"event {seq} was changed (its hash does not match its content)")
+                prev, expected, count = digest, seq + 1, count + 1
+        if expected <= hi:
+            raise _Broken(expected, f"event {expected} is missing (the chain jumps from {expected - 1} "
+                                    f"to {hi + 1})")
+    except _Broken as broken:
+        return _Range(lo, count, first_prev, prev, broken.seq, broken.problem)
+    return _Range(lo, count, first_prev, prev)
+
+
+def _batches(conn: Any, lo: int, hi: int, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Events lo..hi in order and in batches, straight from the driver.
+
+    Bypasses SQLAlchemy's row processing, which costs more than the hashing at a million events.
+    """
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = (f"SELECT {', '.join(_COLUMNS)} FROM audit_event WHERE seq > {mark} AND seq <= {mark} "
+           f"ORDER BY seq LIMIT {mark}")
+    cursor = conn.connection.driver_connection.cursor()
+    after = lo - 1
+    try:
+        while True:
+            cursor.execute(sql, (after, hi, batch))
+            rows = cursor.fetchall()
+            if rows:
+                yield rows
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
+    finally:
+        cursor.close()
+
+
+def _in_workers(store: Store, last_seq: int, n: int, batch: int) -> list[_Range]:
+    """Check 1..last_seq in ``n`` processes, one contiguous range each, results in chain order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    step = -(-last_seq // n)
+    bounds = [(lo, min(lo + step - 1, last_seq)) for lo in range(1, last_seq + 1, step)]
+    url = store.engine.url.render_as_string(hide_password=False)
+    import threading
+
+    # fork starts a worker in milliseconds, but is only safe in a single-threaded process on Linux;
+    # otherwise spawn, which re-imports tuneops in each worker.
+    method = "fork" if sys.platform.startswith("linux") and threading.active_count() == 1 else "spawn"
+    with ProcessPoolExecutor(len(bounds), mp_context=multiprocessing.get_context(method)) as pool:
+        futures = [pool.submit(_worker, url, lo, hi, batch) for lo, hi in bounds]
+        return [f.result() for f in futures]
+
+
+def _worker(url: str, lo: int, hi: int, batch: int) -> _Range:
+    # A connection of its own: one inherited from the parent must never be used in a child.
+    from tuneops.store.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn, conn.begin():
+            return _check_range(conn, lo, hi, batch)
+    finally:
+        engine.dispose()
+
+
+def _iso(text: str) -> str:
+    try:
+        return datetime.fromisoformat(text).isoformat(timespec="microseconds")
+    except ValueError:
+        return text  # not a time at all: the hash check will name the event
+
+
+def _check_head(head_seq: int, head_hash: str, last: int, last_hash: str) -> None:
+    if head_seq > last:
+        raise _Broken(last + 1, f"the chain ends at event {last} but its head names event {head_seq}: "
+                                "events were removed from the end")
+    if head_seq < last:
+        raise _Broken(head_seq + 1, f"events {head_seq + 1}..{last} were not appended through the chain "
+                                    "head (inserted behind tuneops's back)")
+    if head_hash != last_hash:
+        raise _Broken(last, f"the chain head's hash differs from event {last}'s")
+
+
+def _check_anchor(conn: Any, anchor: Anchor, last: int) -> None:
+    if anchor.seq == 0:
+        return
+    if anchor.seq > last:
+        raise _Broken(last + 1, f"the chain ends at event {last} but the anchor names event {anchor.seq}: "
+                                "events were removed from the end")
+    row = conn.execute(select(AuditEventRow.hash).where(AuditEventRow.seq == anchor.seq)).first()
+    if row is None or row[0] != anchor.hash:
+        raise _Broken(anchor.seq, f"event {anchor.seq} differs from the anchor: the chain up to it was "
+                                  "rewritten")
+
+
+@contextmanager
+def _snapshot(store: Store) -> Iterator[Any]:
+    """A read transaction that sees one consistent state of the chain while appends go on."""
+    with store.engine.connect() as conn:
+        if store.dialect == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
+
+
+def anchor(store: Store) -> Anchor:
+    """The chain's current head as an anchor (seq 0 and the genesis hash for an empty chain)."""
+    with store.read() as s:
+        head = s.execute(select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == HEAD_ID)).first()
+        if head is None or head[0] == 0:
+            return Anchor(0, GENESIS, None)
+        at = s.execute(select(AuditEventRow.at).where(AuditEventRow.seq == head[0])).scalar()
+        return Anchor(int(head[0]), str(head[1]), at)
