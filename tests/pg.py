@@ -10,6 +10,7 @@ TUNEOPS_REQUIRE_POSTGRES=1 (set by .ci/run), where a missing server is a failure
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -73,7 +74,18 @@ class PostgresCluster:
         if done.returncode != 0:
             log = (self.root / "log").read_text() if (self.root / "log").exists() else ""
             raise RuntimeError(f"pg_ctl start failed: {done.stderr.strip()} {log[-2000:]}")
+        self._watch()
         return self.url("postgres")
+
+    def _watch(self) -> None:
+        """Stop the cluster when this process dies, even by SIGKILL (no fixture teardown then)."""
+        stop = [str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]
+        if self.as_root:
+            stop = ["runuser", "-u", PG_USER, "--", *stop]
+        script = (f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
+                  f"{shlex.join(stop)} >/dev/null 2>&1; rm -rf {shlex.quote(str(self.root))}")
+        subprocess.Popen(["sh", "-c", script], start_new_session=True, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def url(self, database: str) -> str:
         """A URL for ``database`` on this cluster."""

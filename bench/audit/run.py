@@ -139,8 +139,8 @@ def main() -> int:
     from tuneops import audit
     from tuneops.store import open_store
 
-    tmp = Path(tempfile.mkdtemp(prefix="tuneops-bench-audit-"))
-    db = args.db or str(tmp / "ledger.db")
+    tmp = None if args.db else Path(tempfile.mkdtemp(prefix="tuneops-bench-audit-"))
+    db = args.db or str(tmp / "ledger.db")  # type: ignore[operator]
     store = open_store(db)
     print(f"ledger: {store.url} ({store.dialect}); {os.cpu_count()} CPUs, load average "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} (a busy machine slows every wall time below)")
@@ -188,7 +188,7 @@ def main() -> int:
     if args.keep or args.db:
         print(f"kept {db}")
     else:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # type: ignore[arg-type]
     return 0 if ok else 1
 
 

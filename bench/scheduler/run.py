@@ -145,11 +145,14 @@ def measure(label: str, url: str, root: Path, names: list[str], runs: int) -> No
     store = open_store(url)
     for n in (1, 2, 3):
         ctx = SchedulerContext(store=store, jobs_dir=root / "jobs", cache_dir=home / "cache")
+        cpu = time.process_time()
         report = tick(ctx)
+        cpu = time.process_time() - cpu
         ctx.close()
         what = "cold (first sight of every job)" if n == 1 else "steady"
         parts = ", ".join(f"{k} {v:.3f}" for k, v in report.timings.items())
-        print(f"[{label}] tick {n} {what}: {report.seconds:.3f}s  fired {len(report.fired)}, skipped "
+        print(f"[{label}] tick {n} {what}: {report.seconds:.3f}s wall, {cpu:.3f}s CPU in this process;  "
+              f"fired {len(report.fired)}, skipped "
               f"{report.skipped}, decisions recorded {report.recorded}, errors {len(report.errors)}  ({parts})")
     env = {**os.environ, "TUNEOPS_DATABASE_URL": url, "TUNEOPS_HOME": str(home)}
     t0 = time.perf_counter()
@@ -175,6 +178,7 @@ def main() -> int:
     os.chdir(root)
     t0 = time.perf_counter()
     names = write_specs(root, args.jobs)
+    print(f"machine: {os.cpu_count()} CPU(s), load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"wrote {len(names):,} job specs in {time.perf_counter() - t0:.1f}s under {root}")
     if not args.no_sqlite:
         measure("sqlite", f"sqlite:///{root / 'ledger.db'}", root, names, args.runs)

@@ -95,6 +95,12 @@ def test_submit_killed_at_each_step_recovers_with_exactly_one_job_per_run(
         boundary: str, small_project: Path, sandbox_env: object, requests_at) -> None:
     project = small_project
     before = set(_sandbox_jobs(sandbox_env))
+    # Import what a submit needs once here, so each forked child starts warm (as fast as a kill allows).
+    import tuneops.cli.runs
+    import tuneops.datasets
+    import tuneops.orchestrator
+    import tuneops.providers.openai  # noqa: F401
+
     ctx = multiprocessing.get_context("fork")
     env = {"TUNEOPS_SANDBOX_URL": sandbox_env.url}  # type: ignore[attr-defined]
     args = ["submit", str(project), "--no-promote"]

@@ -34,7 +34,7 @@ def test_retry_after_is_waited_exactly_before_the_next_attempt() -> None:
 def test_a_retry_after_beyond_the_cap_fails_with_a_clear_message_instead_of_blocking() -> None:
     waits: list[float] = []
     fn, _ = _flaky([TransientProviderError("429", provider="openai", operation="get", retry_after=3600)])
-    with pytest.raises(PermanentProviderError, match="Retry-After.*cap"):
+    with pytest.raises(PermanentProviderError, match=r"Retry-After.*cap"):
         call_with_retry(fn, policy=RetryPolicy(retry_after_cap_seconds=120), sleep=waits.append)
     assert waits == []
 

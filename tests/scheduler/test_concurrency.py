@@ -29,7 +29,7 @@ def test_four_processes_fire_each_of_100_due_decisions_once(db_url: str, sandbox
     procs = [sched.start(["schedule", "tick", "--jobs", str(jobs), "--json"], env, tmp_path) for _ in range(4)]
     results = [p.communicate(timeout=600) for p in procs]
 
-    for p, (out, err) in zip(procs, results, strict=True):
+    for p, (_, err) in zip(procs, results, strict=True):
         assert "database is locked" not in err and "Traceback" not in err, err[-3000:]
         assert p.returncode == 0, err[-3000:]
     reports = [json.loads(out) for out, _ in results]

@@ -15,7 +15,8 @@ from tuneops.scheduler.policy import JobPolicy
 from tuneops.spec import parse
 
 
-def policy(urls: tuple[str, ...] = ("http://hooks.test/a",), events: tuple[str, ...] = (), retries: int = 3) -> JobPolicy:
+def policy(urls: tuple[str, ...] = ("http://hooks.test/a",), events: tuple[str, ...] = (),
+           retries: int = 3) -> JobPolicy:
     return JobPolicy(name="triage", path="jobs/triage.toml", notify_urls=urls, notify_events=events,
                      notify_timeout_s=1.0, notify_retries=retries)
 
@@ -77,8 +78,8 @@ def test_the_spec_checks_notify_urls_and_cron() -> None:
     base = 'name = "x"\n[model]\nprovider = "sandbox"\nbase = "m"\n[data]\ntrain = "t.jsonl"\n'
     spec = parse(base + '[notify]\nurls = ["https://hooks.test/a"]\nevents = ["promotion"]\n', Path("x.toml"))
     assert spec.notify is not None and spec.notify.events == ["promotion"]
-    with pytest.raises(SpecError, match="notify.urls"):
+    with pytest.raises(SpecError, match=r"notify\.urls"):
         parse(base + '[notify]\nurls = ["hooks.test/a"]\n', Path("x.toml"))
-    with pytest.raises(SpecError, match="retrain.cron: not a five-field cron"):
+    with pytest.raises(SpecError, match=r"retrain\.cron: not a five-field cron"):
         parse(base + '[retrain]\ncron = "every monday"\n', Path("x.toml"))
     assert parse(base + '[retrain]\ncron = "0 3 * * 1"\nmisfire = "skip"\n', Path("x.toml")).retrain.misfire == "skip"  # type: ignore[union-attr]

@@ -63,9 +63,9 @@ def render_report(report: PreflightReport, max_findings: int = 40) -> None:
               f"model {report.model}  tokens: {tok.used} ({exact})")
     for name, block in _blocks(report):
         t, m = block["tokens"], block["messages"]
-        table = Table(title=f"{name}: {block['examples']:,} examples, {m['total']:,} messages, "
-                            f"{t['total']:,} tokens ({t['trainable']:,} trainable)",
-                      title_justify="left", show_edge=False, pad_edge=False)
+        con.print(f"[bold]{name}[/]: {block['examples']:,} examples, {m['total']:,} messages, "
+                  f"{t['total']:,} tokens ({t['trainable']:,} trainable)")
+        table = Table(show_edge=False, pad_edge=False)
         for col in ("per example", "min", "median", "p95", "max"):
             table.add_column(col, justify="right" if col != "per example" else "left")
         table.add_row("tokens", *(f"{t[k]:,}" for k in ("min", "median", "p95", "max")))
@@ -110,6 +110,7 @@ def _histogram(con: Any, bins: list[dict[str, int]], limit: int | None, width: i
     if not bins:
         return
     top = max(b["count"] for b in bins) or 1
+    con.print("[dim]  examples by length (tokens):[/]")
     for b in bins:
         over = " [red]over limit[/]" if limit is not None and b["lo"] > limit else ""
         bar = "█" * max(1 if b["count"] else 0, round(width * b["count"] / top))

@@ -65,6 +65,7 @@ class SnapshotCache:
     def __init__(self, directory: Path | None):
         self.path = None if directory is None else Path(directory) / FILENAME
         self.problem: str | None = None
+        self.empty = True
         self._db: sqlite3.Connection | None = None
         if self.path is not None:
             try:
@@ -73,6 +74,8 @@ class SnapshotCache:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.executescript(_SCHEMA)
+                # A new cache has nothing to find: skip the lookups (a first run is all misses).
+                self.empty = db.execute("SELECT 1 FROM result LIMIT 1").fetchone() is None
                 self._db = db
             except (sqlite3.Error, OSError) as exc:
                 self._fail(exc)
@@ -92,7 +95,7 @@ class SnapshotCache:
     def get_many(self, keys: Sequence[bytes], ctx: str) -> dict[bytes, ExampleResult]:
         """Cached results for those of ``keys`` that are present."""
         found: dict[bytes, ExampleResult] = {}
-        if self._db is None or not keys:
+        if self._db is None or self.empty or not keys:
             return found
         pre = _prefix(ctx)
         make = ExampleResult._make

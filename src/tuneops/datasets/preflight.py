@@ -7,7 +7,9 @@ snapshot cache when the same line was checked before with the same checks and to
 
 from __future__ import annotations
 
+import sys
 import time
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +136,14 @@ def scan(path: Path, label: str, agg: FileAggregate, checker: ExampleChecker, ca
     reader.file_findings()
 
 
+def _big_endian(keys: array) -> bytes:
+    """Signed 64-bit keys as 8 big-endian bytes each (the manifest layout, same as line_key()[:8])."""
+    out = array("q", keys)
+    if sys.byteorder == "little":
+        out.byteswap()
+    return out.tobytes()
+
+
 def _hash_prefix(path: Path, size: int, hasher: xxh3_128) -> bytes | None:
     """Feed the first ``size`` bytes of the file to ``hasher``; its digest, or None if the file is shorter."""
     left = size
@@ -258,7 +268,7 @@ def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_d
         elapsed_s=time.perf_counter() - started,
         train_path=train_path, validation_path=val_path, validation_lines=val_lines,
         # Every example of the training file (before any split): what freshness checks compare against.
-        train_keys=b"".join(k.to_bytes(8, "big", signed=True) for k in train.exact),
+        train_keys=_big_endian(train.exact),
     )
 
 

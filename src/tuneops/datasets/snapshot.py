@@ -67,7 +67,11 @@ def dataset_error(report: PreflightReport, provider: str = "") -> DatasetError:
 def _records(path: Path, keep: Callable[[int], bool]) -> Iterator[Mapping[str, Any]]:
     for line, raw in LineReader(path, str(path), []):
         if keep(line):
-            yield orjson.loads(raw)
+            try:
+                yield orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise DatasetError(f"{path}:{line}: the file changed while it was being prepared; "
+                                   "nothing was uploaded, run the command again") from None
 
 
 def write_prepared(lines: Iterable[bytes], staging_dir: Path) -> PreparedFile:

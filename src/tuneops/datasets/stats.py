@@ -286,7 +286,10 @@ def histogram(sorted_tokens: list[int]) -> list[dict[str, int]]:
     """Example lengths in power-of-two bins: [{"lo", "hi", "count"}], empty bins between kept."""
     if not sorted_tokens:
         return []
-    bins = Counter(max(4, t.bit_length()) for t in sorted_tokens)
-    lo_b, hi_b = min(bins), max(bins)
-    return [{"lo": 0 if b == 4 else 1 << (b - 1), "hi": (1 << b) - 1, "count": bins.get(b, 0)}
-            for b in range(lo_b, hi_b + 1)]
+    bins = [0] * 65
+    for t in sorted_tokens:
+        bins[t.bit_length()] += 1
+    bins[4] += sum(bins[:4])  # everything under 16 tokens shares the first bin
+    used = [b for b in range(4, 65) if bins[b]]
+    return [{"lo": 0 if b == 4 else 1 << (b - 1), "hi": (1 << b) - 1, "count": bins[b]}
+            for b in range(used[0], used[-1] + 1)]

@@ -42,6 +42,10 @@ class SchedulerContext:
     _orch: Orchestrator | None = None
     _keeper: LeaseKeeper | None = None
     _cache: LocalCache | None = None
+    # What a long-running process keeps between ticks: parsed policies by spec file.
+    policy_memo: dict[str, Any] = field(default_factory=dict)
+    _files: Any = None
+    _hashes: Any = None
 
     @property
     def orch(self) -> Orchestrator:
@@ -67,6 +71,15 @@ class SchedulerContext:
             self._cache = LocalCache(self.cache_dir or default_dir())
         return self._cache
 
+    def file_states(self) -> tuple[Any, Any]:
+        """The data-file and eval-set states this process keeps between ticks."""
+        from tuneops.scheduler.datafiles import DataFiles, FileHashes
+
+        if self._files is None:
+            self._files = DataFiles(self.cache, self.cache_dir)
+            self._hashes = FileHashes(self.cache)
+        return self._files, self._hashes
+
     def notify(self, policy: Any, event: str, payload: dict[str, Any]) -> None:
         """Send a notification if a notifier is configured (never raises)."""
         if self.notifier is not None:
@@ -84,4 +97,4 @@ class SchedulerContext:
             self.pool.close()
         if self._cache is not None:
             self._cache.close()
-            self._cache = None
+            self._cache = self._files = self._hashes = None

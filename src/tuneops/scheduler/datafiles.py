@@ -5,6 +5,9 @@ snapshot cache keeps the keys of every prepared training snapshot (its manifest)
 current file's keys with the model's manifest gives the examples added and removed since. The cost
 stays proportional to new data: an unchanged file (same size and mtime) is a cache hit, a file that
 only grew is hashed from its old end, and nothing is parsed or tokenized either way.
+
+Known limit: with ``data.validation_split`` the manifest holds only the training side of the split,
+so the held-out lines of the file count as new; set ``new_examples`` above the split's size there.
 """
 
 from __future__ import annotations
@@ -178,8 +181,11 @@ class DataFiles:
             (p, s.size, s.mtime_ns, s.count, s.digest, s.tail, int(s.newline), s.keys or b"")
             for p, s in self._new_states.items() if s.keys is not None])
         self.cache.put("compare", self._new_compare)
+        for path, s in self._new_states.items():  # kept for the next pass of a long-running process
+            self._states[path] = _State(s.size, s.mtime_ns, s.count, s.digest_sum, s.tail, s.newline, None)
         self._new_states.clear()
         self._new_compare.clear()
+        self._manifests.clear()  # a snapshot missing now may be written by a run admitted later
         if self._snapshots is not None:
             self._snapshots.close()
             self._snapshots = None
@@ -218,6 +224,7 @@ class FileHashes:
         return digest
 
     def flush(self) -> None:
-        """Write new hashes back to the cache."""
+        """Write new hashes back to the cache; the next pass looks at the files again."""
         self.cache.put("filehash", self._new)
         self._new.clear()
+        self._seen.clear()

@@ -117,49 +117,59 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[i:i + _CHUNK]
 
 
-def _model_facts(session: Any, ids: Sequence[int], source: dict[int, str]) -> dict[int, ModelFact]:
+_MODEL_COLUMNS = ("id", "provider", "provider_model_id", "run_id", "base_model", "train_sha256")
+
+
+def _model_select(*extra: Any) -> Any:
+    """Model facts joined with their run (for its example count)."""
     m, r = ModelRow.__table__.c, RunRow.__table__.c  # type: ignore[attr-defined]
-    out: dict[int, ModelFact] = {}
-    for chunk in _chunks(ids):
-        stmt = (select(m.id, m.provider, m.provider_model_id, m.run_id, m.base_model, m.train_sha256,
-                       r.train_examples, m.created_at, m.base_shutdown_at)
-                .join_from(ModelRow.__table__, RunRow.__table__, r.id == m.run_id).where(m.id.in_(chunk)))
-        for row in session.execute(stmt).all():
-            out[row[0]] = ModelFact(*row, source=source[row[0]])  # type: ignore[misc]
-    return out
+    return (select(*(m[c] for c in _MODEL_COLUMNS), r.train_examples, m.created_at, m.base_shutdown_at, *extra)
+            .join_from(ModelRow.__table__, RunRow.__table__, r.id == m.run_id))
 
 
 def current_models(session: Any, policies: Sequence[JobPolicy]) -> dict[str, ModelFact]:
-    """Each job's alias holder (when its spec names an alias and it is held), else its newest model."""
+    """Each job's alias holder (when its spec names an alias and it is held), else its newest model.
+
+    Alias holders come from one join over every alias (no IN list of thousands of ids: PostgreSQL
+    answers that with a scan per chunk); only jobs without a held alias need a second query.
+    """
     wanted = {p.name: p.alias for p in policies}
-    a = AliasRow.__table__.c  # type: ignore[attr-defined]
-    chosen: dict[str, int] = {}
-    source: dict[int, str] = {}
-    for job, name, model_pk in session.execute(select(a.job_name, a.name, a.model_pk)).all():
-        if wanted.get(job) == name:
-            chosen[job] = model_pk
-            source[model_pk] = "alias"
-    rest = [n for n in wanted if n not in chosen]
-    m = ModelRow.__table__.c  # type: ignore[attr-defined]
+    a, m = AliasRow.__table__.c, ModelRow.__table__.c  # type: ignore[attr-defined]
+    out: dict[str, ModelFact] = {}
+    stmt = _model_select(a.job_name, a.name).join(AliasRow.__table__, a.model_pk == m.id)  # type: ignore[attr-defined]
+    for row in session.execute(stmt).all():
+        if wanted.get(row[9]) == row[10]:
+            out[row[9]] = ModelFact(*row[:9], source="alias")  # type: ignore[misc]
+    rest = [n for n in wanted if n not in out]
+    newest: dict[int, str] = {}
     for chunk in _chunks(rest):
         stmt = select(m.job_name, func.max(m.id)).where(m.job_name.in_(chunk)).group_by(m.job_name)
-        for job, model_pk in session.execute(stmt).all():
-            chosen[job] = model_pk
-            source.setdefault(model_pk, "latest")
-    facts = _model_facts(session, sorted(set(chosen.values())), source)
-    return {job: facts[pk] for job, pk in chosen.items() if pk in facts}
+        newest.update({pk: job for job, pk in session.execute(stmt).all()})
+    ids = sorted(newest)
+    for chunk in _chunks(ids):
+        for row in session.execute(_model_select().where(m.id.in_(chunk))).all():
+            out[newest[row[0]]] = ModelFact(*row, source="latest")  # type: ignore[misc]
+    return out
 
 
 def latest_evals(session: Any, models: dict[str, ModelFact],
                  current_sets: dict[str, str | None]) -> dict[int, EvalFact]:
-    """The newest eval of each job's model, preferring one on the job's current eval set."""
-    e = EvalRunRow.__table__.c  # type: ignore[attr-defined]
+    """The newest eval of each job's model, preferring one on the job's current eval set.
+
+    Evals of alias holders come from one join through ``alias``; other models' by their ids.
+    """
+    e, m, a = EvalRunRow.__table__.c, ModelRow.__table__.c, AliasRow.__table__.c  # type: ignore[attr-defined]
     by_key = {(mf.provider, mf.provider_model_id): (job, mf) for job, mf in models.items()}
+    cols = (e.id, e.provider, e.model, e.set_sha256, e.examples, e.scores, e.created_at)
+    stmts = []
+    if any(mf.source == "alias" for mf in models.values()):
+        stmts.append(select(*cols).join_from(EvalRunRow.__table__, ModelRow.__table__,  # type: ignore[attr-defined]
+                                             (m.provider == e.provider) & (m.provider_model_id == e.model))
+                     .join(AliasRow.__table__, a.model_pk == m.id))  # type: ignore[attr-defined]
+    others = sorted({mf.provider_model_id for mf in models.values() if mf.source != "alias"})
+    stmts += [select(*cols).where(e.model.in_(chunk)) for chunk in _chunks(others)]
     best: dict[int, tuple[Any, ...]] = {}
-    ids = sorted({k[1] for k in by_key})
-    for chunk in _chunks(ids):
-        stmt = select(e.id, e.provider, e.model, e.set_sha256, e.examples, e.scores, e.created_at
-                      ).where(e.model.in_(chunk))
+    for stmt in stmts:
         for row in session.execute(stmt).all():
             hit = by_key.get((row[1], row[2]))
             if hit is None:
@@ -192,8 +202,12 @@ def in_flight(session: Any) -> dict[str, list[str]]:
 
 
 def gather(store: Store, policies: Sequence[JobPolicy], now: datetime, cache: LocalCache, *,
-           snapshot_dir: Path | None = None) -> Facts:
-    """Facts of every job with a [retrain] policy (and of broken specs, to report them)."""
+           snapshot_dir: Path | None = None, files: DataFiles | None = None,
+           hashes: FileHashes | None = None) -> Facts:
+    """Facts of every job with a [retrain] policy (and of broken specs, to report them).
+
+    ``files`` and ``hashes`` may be kept by a long-running process so file states stay in memory.
+    """
     import time
 
     timings: dict[str, float] = {}
@@ -206,7 +220,7 @@ def gather(store: Store, policies: Sequence[JobPolicy], now: datetime, cache: Lo
         spent = queries.month_spend_microusd(s, month_start(now))
         timings["ledger"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        hashes = FileHashes(cache)
+        hashes = hashes or FileHashes(cache)
         sets = {p.name: hashes.sha256(p.eval_set) for p in scheduled
                 if p.eval_set and p.retrain and p.retrain.eval_below is not None}
         timings["eval_sets"] = time.perf_counter() - t1
@@ -214,7 +228,7 @@ def gather(store: Store, policies: Sequence[JobPolicy], now: datetime, cache: Lo
         evals = latest_evals(s, {n: models[n] for n in sets if n in models}, sets)
         timings["evals"] = time.perf_counter() - t1
     t1 = time.perf_counter()
-    files = DataFiles(cache, snapshot_dir)
+    files = files or DataFiles(cache, snapshot_dir)
     jobs: dict[str, JobFacts] = {}
     for p in policies:
         if p.error is not None or p.retrain is None:

@@ -2,8 +2,10 @@
 
 A signal lets the tick in progress finish the fire it is on, then the loop ends: leases it still
 holds are released or simply expire, and whatever did not fire fires on another process's next tick
-(fire keys are only taken by fires that happened). ``once`` runs one tick and then follows the fires
-it started (or took over) until they are settled, so a single command goes from decision to promotion.
+(fire keys are only taken by fires that happened). A tick that fails (the database is unreachable,
+say) is reported on the health line and the next one tries again. ``once`` runs one tick and then
+follows the fires it started or took over, and those waiting on runs, until they are settled, so a
+single command goes from decision to promotion.
 """
 
 from __future__ import annotations
@@ -70,7 +72,12 @@ class SchedulerLoop:
             while not self.ctx.stopping.is_set():
                 started = time.monotonic()
                 n += 1
-                report = self.last = tick(self.ctx)
+                try:
+                    report = self.last = tick(self.ctx)
+                except Exception as exc:
+                    if once:
+                        raise
+                    report = self.last = TickReport(at=self.ctx.clock(), errors=[f"tick failed: {exc}"])
                 if self.on_tick is not None:
                     self.on_tick(n, report)
                 if self.health_file is not None:
@@ -92,7 +99,8 @@ class SchedulerLoop:
             # Its own fires, and every other one waiting on runs (nobody holds those between ticks).
             waiting = s.execute(select(FireRow.id).where(FireRow.state == "submitted")).scalars().all()  # type: ignore
         mine = {f["fire_id"] for f in report.fired} | set(report.reaped) | set(waiting)
-        policies = {p.name: p for p in load_policies(self.ctx.jobs_dir, self.ctx.cache)} if mine else {}
+        ctx = self.ctx
+        policies = {p.name: p for p in load_policies(ctx.jobs_dir, ctx.cache, ctx.policy_memo)} if mine else {}
         deadline = time.monotonic() + timeout
         while mine and not self.ctx.stopping.is_set() and time.monotonic() < deadline:
             with self.ctx.store.read() as s:

@@ -59,8 +59,9 @@ class Plan:
 def plan(ctx: SchedulerContext, *, estimates: bool = True) -> Plan:
     """Decide for every job as a tick would, with cost estimates, but write nothing to the ledger."""
     now = ctx.clock()
-    policies = load_policies(ctx.jobs_dir, ctx.cache)
-    facts = gather(ctx.store, policies, now, ctx.cache, snapshot_dir=ctx.cache_dir)
+    policies = load_policies(ctx.jobs_dir, ctx.cache, ctx.policy_memo)
+    files, hashes = ctx.file_states()
+    facts = gather(ctx.store, policies, now, ctx.cache, snapshot_dir=ctx.cache_dir, files=files, hashes=hashes)
     verdicts = {job: evaluate(f, now) for job, f in facts.jobs.items()}
     decisions = decisions_for(ctx, facts, verdicts)
     out = Plan(month_spent_microusd=facts.month_spent_microusd)

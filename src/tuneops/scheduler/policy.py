@@ -136,7 +136,7 @@ def from_spec(loaded: Any, known_providers: set[str]) -> JobPolicy:
     )
 
 
-def spec_paths(jobs_dir: Path) -> list[Path]:
+def spec_paths(jobs_dir: Path) -> list[str]:
     """The job specs in a directory (``*.toml``), by name."""
     if not jobs_dir.is_dir():
         from tuneops.errors import TuneopsError
@@ -144,40 +144,44 @@ def spec_paths(jobs_dir: Path) -> list[Path]:
         raise TuneopsError(f"{jobs_dir} is not a directory of job specs; pass --jobs DIR "
                            "(`tuneops init` writes jobs/ with an example)")
     with os.scandir(jobs_dir) as entries:
-        return [Path(p) for p in sorted(e.path for e in entries if e.name.endswith(".toml") and e.is_file())]
+        return sorted(e.path for e in entries if e.name.endswith(".toml") and e.is_file())
 
 
-def load_policies(jobs_dir: Path, cache: LocalCache) -> list[JobPolicy]:
-    """Every spec's policy: from the cache when the file is unchanged, else parsed (and cached)."""
+def load_policies(jobs_dir: Path, cache: LocalCache,
+                  memo: dict[str, tuple[int, int, JobPolicy]] | None = None) -> list[JobPolicy]:
+    """Every spec's policy: from ``memo`` (a long-running process's own, across ticks) or the cache
+    when the file is unchanged, else parsed (and cached)."""
     from tuneops import registry
     from tuneops import spec as specmod
     from tuneops.errors import SpecError
 
-    paths = spec_paths(jobs_dir.absolute())
-    cached = {row[0]: row for row in cache.rows("policy")}
-    out: list[JobPolicy] = []
-    fresh: list[tuple[Any, ...]] = []
-    known: set[str] | None = None
-    for path in paths:
-        key = str(path)
+    memo = {} if memo is None else memo
+    stats: list[tuple[str, int, int]] = []
+    for path in spec_paths(jobs_dir.absolute()):
         try:
-            st = path.stat()
+            st = os.stat(path)
         except OSError:
             continue  # removed since the directory was listed
+        stats.append((path, st.st_size, st.st_mtime_ns))
+    misses = [s for s in stats if (hit := memo.get(s[0])) is None or hit[:2] != s[1:]]
+    cached = {row[0]: row for row in cache.rows("policy")} if misses else {}
+    fresh: list[tuple[Any, ...]] = []
+    known: set[str] | None = None
+    for key, size, mtime_ns in misses:
         row = cached.get(key)
-        if row is not None and row[1] == st.st_size and row[2] == st.st_mtime_ns and row[3] == POLICY_VERSION:
-            out.append(JobPolicy.from_json(row[4]))
+        if row is not None and row[1] == size and row[2] == mtime_ns and row[3] == POLICY_VERSION:
+            memo[key] = (size, mtime_ns, JobPolicy.from_json(row[4]))
             continue
         if known is None:
             known = set(registry.names())
         try:
-            policy = from_spec(specmod.load(path, check_files=False, check_provider=False), known)
+            policy = from_spec(specmod.load(key, check_files=False, check_provider=False), known)
         except SpecError as exc:
-            policy = JobPolicy(name=path.stem, path=key, error=str(exc))
-        out.append(policy)
-        fresh.append((key, st.st_size, st.st_mtime_ns, POLICY_VERSION, policy.to_json()))
+            policy = JobPolicy(name=Path(key).stem, path=key, error=str(exc))
+        memo[key] = (size, mtime_ns, policy)
+        fresh.append((key, size, mtime_ns, POLICY_VERSION, policy.to_json()))
     cache.put("policy", fresh)
-    return _unique(out)
+    return _unique([memo[key][2] for key, _, _ in stats])
 
 
 def _unique(policies: list[JobPolicy]) -> list[JobPolicy]:

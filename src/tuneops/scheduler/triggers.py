@@ -40,14 +40,23 @@ class Decision:
 
     job: str
     fire: bool
-    reason: str
+    why: str  # the reason in words; empty for a plain skip, whose reason is its verdicts' (see reason)
     code: str  # stable summary (no numbers): a skip is recorded again only when this changes
     rule: str | None = None
     fire_key: str | None = None
     verdicts: tuple[Verdict, ...] = ()
     gate: str | None = None  # what held a firing trigger back: in-flight, cooldown, budget
     estimate_microusd: int | None = None
+    already: frozenset[str] = frozenset()  # fire keys of these verdicts that fired before
     details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        """Why, in words (a skip's is put together only when someone reads it: most never are)."""
+        if self.why:
+            return self.why
+        return "; ".join(f"{v.reason} (already fired as {v.fire_key})" if v.fire and v.fire_key in self.already
+                         else v.reason for v in self.verdicts)
 
     @property
     def outcome(self) -> str:
@@ -108,6 +117,13 @@ def slots_between(expr: str, after: datetime, until: datetime, cap: int = MAX_MI
     return n
 
 
+@lru_cache(maxsize=4096)
+def _waiting(expr: str, minute: datetime) -> Verdict:
+    # The verdict most cron jobs get most minutes: the same object for every job on this schedule.
+    latest, upcoming = _slots(expr, minute)
+    return Verdict("cron", False, f"cron {expr}: next slot {_at(upcoming)}", "cron:wait", slot=latest)
+
+
 @dataclass(frozen=True)
 class CronTrigger:
     """Fire at every slot of a cron schedule unless a retrain already started since that slot.
@@ -129,8 +145,7 @@ class CronTrigger:
                                                          mem.last_cron_slot) if t is not None]
         anchor = max(anchors)
         if slot <= anchor:
-            return Verdict(self.rule, False, f"cron {self.expr}: next slot {_at(next_slot(self.expr, now))}",
-                           "cron:wait", slot=slot)
+            return _waiting(self.expr, now.replace(second=0, microsecond=0))
         late = now - slot
         missed = slots_between(self.expr, anchor, slot) if mem is not None else 1
         if late > self.grace and self.misfire == "skip":
@@ -294,6 +309,11 @@ def evaluate(facts: JobFacts, now: datetime) -> tuple[Verdict, ...]:
     return tuple(t.evaluate(facts, now) for t in triggers_for(p.retrain, p.metric))
 
 
+@lru_cache(maxsize=4096)
+def _codes(codes: tuple[str, ...]) -> str:
+    return "|".join(codes)
+
+
 def decide(facts: JobFacts, verdicts: Sequence[Verdict], now: datetime, fired: Collection[str] = ()) -> Decision:
     """Combine a job's verdicts with the gates: a key that already fired, runs in flight, the cooldown."""
     p = facts.policy
@@ -305,12 +325,13 @@ def decide(facts: JobFacts, verdicts: Sequence[Verdict], now: datetime, fired: C
         return Decision(p.name, False, "; ".join(p.problems), "spec:problem", verdicts=tuple(verdicts))
     if not verdicts:
         return Decision(p.name, False, "the [retrain] section sets no rule", "no-rule")
+    verdicts = tuple(verdicts)
+    if not any(v.fire for v in verdicts):  # the common case, every minute for most jobs: keep it cheap
+        return Decision(p.name, False, "", _codes(tuple(v.code for v in verdicts)), verdicts=verdicts)
     firing = [v for v in verdicts if v.fire and v.fire_key not in fired]
-    reasons = [f"{v.reason} (already fired as {v.fire_key})" if v.fire and v.fire_key in fired else v.reason
-               for v in verdicts]
-    codes = "|".join(f"{v.code}{'/fired' if v.fire and v.fire_key in fired else ''}" for v in verdicts)
     if not firing:
-        return Decision(p.name, False, "; ".join(reasons), codes, verdicts=tuple(verdicts))
+        codes = "|".join(f"{v.code}{'/fired' if v.fire else ''}" for v in verdicts)
+        return Decision(p.name, False, "", codes, verdicts=verdicts, already=frozenset(fired))
     first = firing[0]
     rules = "+".join(v.rule for v in firing)
     if facts.in_flight:
@@ -343,14 +364,14 @@ def with_budget(decision: Decision, estimate_microusd: int | None, spent_microus
     rules = decision.code.removeprefix("fire:")
     if estimate_microusd is None:
         return replace(decision, fire=False, gate="budget", code=f"budget:unknown-price:{rules}",
-                       reason=f"{decision.reason}; held back: the price is unknown, so the budget cannot be checked")
+                       why=f"{decision.reason}; held back: the price is unknown, so the budget cannot be checked")
     if per_run_microusd is not None and estimate_microusd > per_run_microusd:
         return replace(decision, fire=False, gate="budget", code=f"budget:run:{rules}",
-                       reason=f"{decision.reason}; held back: estimated {format_usd(estimate_microusd)} is over "
+                       why=f"{decision.reason}; held back: estimated {format_usd(estimate_microusd)} is over "
                               f"budget.per_run_usd {format_usd(per_run_microusd)}")
     if per_month_microusd is not None and spent_microusd + estimate_microusd > per_month_microusd:
         return replace(decision, fire=False, gate="budget", code=f"budget:month:{rules}",
-                       reason=f"{decision.reason}; held back: {format_usd(spent_microusd)} spent this month + "
+                       why=f"{decision.reason}; held back: {format_usd(spent_microusd)} spent this month + "
                               f"estimated {format_usd(estimate_microusd)} is over budget.per_month_usd "
                               f"{format_usd(per_month_microusd)}")
     return decision

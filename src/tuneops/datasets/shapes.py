@@ -1,0 +1,247 @@
+"""Message and tool-call shape checks: the slow paths of ``checks``, taken only when a line is unusual.
+
+Each function appends ``(severity, code, field, message)`` items to ``out``; none raises on any input.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from tuneops.datasets.records import CONTENT_PART_TYPES, SOFT_ROLES
+
+Item = tuple[str, str, "str | None", str]  # (severity, code, field, message)
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def dumps_text(value: Any) -> str:
+    """Compact JSON text of a value (what tool schemas and calls are counted as)."""
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return str(value)
+
+
+class ParseFailure:
+    """A line that is not JSON, kept with its parse error until its result is built."""
+
+    __slots__ = ("exc", "raw")
+
+    def __init__(self, raw: bytes, exc: Exception):
+        self.raw = raw
+        self.exc = exc
+
+
+def collect_texts(record: Any, texts: list[str]) -> None:
+    """The string contents of a record's messages (what the batch tokenizes up front)."""
+    if type(record) is not dict:
+        return
+    groups = [record.get("messages")]
+    inp = record.get("input")
+    if type(inp) is dict:
+        groups.append(inp.get("messages"))
+    groups.append(record.get("preferred_output"))
+    groups.append(record.get("non_preferred_output"))
+    for msgs in groups:
+        if type(msgs) is list:
+            for m in msgs:
+                if type(m) is dict:
+                    c = m.get("content")
+                    if type(c) is str:
+                        texts.append(c)
+
+
+def loc(prefix: str, i: int, output: bool) -> str:
+    """Field path of message ``i`` (built only when there is something to report)."""
+    return f"{prefix}[{i}]" if output else f"{prefix}messages[{i}]"
+
+
+def jtype(value: Any) -> str:
+    """How a JSON value's type reads in a message ("an object", "a list", ...)."""
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def parse_problem(raw: bytes, exc: Exception) -> Item:
+    """Why a line did not parse: bad UTF-8, NUL bytes (UTF-16?) or invalid JSON with its column."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as uexc:
+        return ("error", "encoding.utf8", None,
+                f"not valid UTF-8 at byte {uexc.start + 1} ({raw[uexc.start:uexc.start + 4]!r}); "
+                "save the file as UTF-8")
+    if b"\x00" in raw:
+        return ("error", "encoding.nul", None, "line contains NUL bytes (UTF-16 or binary data?)")
+    msg = getattr(exc, "msg", str(exc))
+    col = getattr(exc, "colno", None)
+    at = f" at column {col}" if col else ""
+    return ("error", "json.invalid", None, f"not valid JSON: {msg}{at}")
+
+
+def part_text(value: Any) -> str:
+    """The text parts of non-string content; images are not counted."""
+    if type(value) is list:
+        return "\n".join(p["text"] for p in value
+                         if type(p) is dict and p.get("type") == "text" and type(p.get("text")) is str)
+    return dumps_text(value)
+
+
+def role_problem(m: dict[str, Any], role: Any, where: str, out: list[Item]) -> None:
+    """A missing, unknown, deprecated or unconfirmed role."""
+    if "role" not in m:
+        out.append(("error", "message.role_missing", where, "message has no role"))
+    elif type(role) is str and role in SOFT_ROLES:
+        why = "deprecated; use tool" if role == "function" else "not confirmed for fine-tuning; use system"
+        out.append(("warning", "message.role_soft", f"{where}.role", f"role {role!r} is {why}"))
+    else:
+        out.append(("error", "message.role_unknown", f"{where}.role",
+                    f"unknown role {role!r}; use system, user, assistant or tool"))
+
+
+def content_problem(m: dict[str, Any], role: Any, content: Any, where: str, out: list[Item]) -> str | None:
+    """Check non-string content (null, parts, other types); returns the text it holds."""
+    if content is None:
+        if role == "assistant" and (m.get("tool_calls") or m.get("function_call")):
+            return None
+        what = "missing" if "content" not in m else "null"
+        out.append(("error", "message.content_missing", f"{where}.content",
+                    f"content is {what}" + ("; only assistant turns with tool_calls may omit it"
+                                            if role == "assistant" else "")))
+        return None
+    if type(content) is list:
+        texts = []
+        if not content:
+            out.append(("error", "message.content_empty", f"{where}.content", "content is an empty list"))
+        for j, p in enumerate(content):
+            ptype = p.get("type") if type(p) is dict else None
+            if ptype not in CONTENT_PART_TYPES:
+                out.append(("error", "message.content_part", f"{where}.content[{j}]",
+                            "a content part must be {\"type\": \"text\", \"text\": ...} or an image_url part"))
+            elif ptype == "text":
+                if type(p.get("text")) is not str or not p["text"].strip():
+                    out.append(("error", "message.content_empty", f"{where}.content[{j}].text",
+                                "text part is empty or not a string"))
+                else:
+                    texts.append(p["text"])
+            else:
+                url = p.get("image_url")
+                if not (type(url) is dict and type(url.get("url")) is str):
+                    out.append(("error", "message.content_part", f"{where}.content[{j}].image_url",
+                                "image_url part needs {\"url\": \"...\"}"))
+                else:
+                    out.append(("info", "message.image", f"{where}.content[{j}]",
+                                "image part: not counted in token totals"))
+        return "\n".join(texts)
+    out.append(("error", "message.content_type", f"{where}.content",
+                f"content must be a string (or a list of content parts); got {jtype(content)}"))
+    return None
+
+
+def check_weight(weight: Any, where: str, out: list[Item]) -> None:
+    """``weight`` must be the integer 0 or 1."""
+    if type(weight) is not int or weight not in (0, 1):
+        out.append(("error", "weight.value", f"{where}.weight", f"weight must be 0 or 1; got {weight!r}"))
+
+
+def declared_tool_names(tools: Any) -> set[str] | None:
+    """Function names declared in ``tools`` (None when there is no tool list)."""
+    if type(tools) is not list:
+        return None
+    return {t["function"]["name"] for t in tools if type(t) is dict and type(t.get("function")) is dict
+            and type(t["function"].get("name")) is str}
+
+
+def check_tools(tools: Any, where: str, out: list[Item]) -> None:
+    """Tool definitions: a non-empty list of uniquely named functions with object parameters."""
+    if type(tools) is not list or not tools:
+        out.append(("error", "tools.shape", where, "tools must be a non-empty list of tool definitions"))
+        return
+    seen: set[str] = set()
+    for i, t in enumerate(tools):
+        fn = t.get("function") if type(t) is dict else None
+        if type(t) is not dict or t.get("type") != "function" or type(fn) is not dict:
+            out.append(("error", "tools.shape", f"{where}[{i}]",
+                        'a tool must be {"type": "function", "function": {"name": ..., "parameters": {...}}}'))
+            continue
+        name = fn.get("name")
+        if type(name) is not str or not _NAME.match(name):
+            out.append(("error", "tools.name", f"{where}[{i}].function.name",
+                        f"function name must match [A-Za-z0-9_-]{{1,64}}; got {name!r}"))
+        elif name in seen:
+            out.append(("error", "tools.duplicate", f"{where}[{i}].function.name", f"function {name!r} defined twice"))
+        else:
+            seen.add(name)
+        params = fn.get("parameters")
+        if params is not None and type(params) is not dict:
+            out.append(("error", "tools.parameters", f"{where}[{i}].function.parameters",
+                        "parameters must be a JSON Schema object"))
+
+
+def check_tool_calls(calls: Any, where: str, tool_names: set[str] | None, open_calls: dict[str, int],
+                      out: list[Item]) -> None:
+    """Tool calls: ids, function names and JSON-encoded arguments; records the pending ids."""
+    if type(calls) is not list or not calls:
+        out.append(("error", "tool_calls.shape", f"{where}.tool_calls", "tool_calls must be a non-empty list"))
+        return
+    if open_calls:
+        unanswered(open_calls, where, out)
+    for j, c in enumerate(calls):
+        w = f"{where}.tool_calls[{j}]"
+        fn = c.get("function") if type(c) is dict else None
+        if type(c) is not dict or type(fn) is not dict:
+            out.append(("error", "tool_calls.shape", w,
+                        'a tool call must be {"id": ..., "type": "function", "function": {"name", "arguments"}}'))
+            continue
+        cid = c.get("id")
+        if type(cid) is not str or not cid:
+            out.append(("error", "tool_calls.id", f"{w}.id", "tool call id must be a non-empty string"))
+        elif cid in open_calls:
+            out.append(("error", "tool_calls.id", f"{w}.id", f"tool call id {cid!r} used twice"))
+        else:
+            open_calls[cid] = j
+        if c.get("type", "function") != "function":
+            out.append(("error", "tool_calls.type", f"{w}.type",
+                        f"tool call type must be 'function'; got {c.get('type')!r}"))
+        name = fn.get("name")
+        if type(name) is not str or not name:
+            out.append(("error", "tool_calls.name", f"{w}.function.name", "function name must be a non-empty string"))
+        elif tool_names is not None and name not in tool_names:
+            out.append(("warning", "tool_calls.undeclared", f"{w}.function.name",
+                        f"calls {name!r}, which is not among the example's tools"))
+        args = fn.get("arguments")
+        if type(args) is not str:
+            out.append(("error", "tool_calls.arguments", f"{w}.function.arguments",
+                        f"arguments must be a JSON-encoded string; got {jtype(args)}"))
+        else:
+            try:
+                parsed = orjson.loads(args)
+            except orjson.JSONDecodeError:
+                out.append(("error", "tool_calls.arguments", f"{w}.function.arguments",
+                            "arguments is not valid JSON"))
+            else:
+                if type(parsed) is not dict:
+                    out.append(("warning", "tool_calls.arguments", f"{w}.function.arguments",
+                                f"arguments should encode a JSON object; got {jtype(parsed)}"))
+
+
+def check_tool_message(m: dict[str, Any], where: str, open_calls: dict[str, int], out: list[Item]) -> None:
+    """A tool message answers a pending call of an earlier assistant turn, by id."""
+    cid = m.get("tool_call_id")
+    if type(cid) is not str or not cid:
+        out.append(("error", "tool.call_id", f"{where}.tool_call_id", "tool message needs a tool_call_id"))
+    elif cid not in open_calls:
+        out.append(("error", "tool.call_id", f"{where}.tool_call_id",
+                    f"tool_call_id {cid!r} does not answer a pending tool call of an earlier assistant turn"))
+    else:
+        del open_calls[cid]
+
+
+def unanswered(open_calls: dict[str, int], where: str, out: list[Item]) -> None:
+    """Report tool calls that got no tool message before the next turn (and forget them)."""
+    out.append(("warning", "tool_calls.unanswered", where,
+                f"tool call{'s' if len(open_calls) > 1 else ''} {', '.join(map(repr, open_calls))} "
+                "got no tool message before this turn"))
+    open_calls.clear()
