@@ -57,6 +57,7 @@ TEMPLATES: dict[str, list[str]] = {
         "How do I rename my organisation and change the username {handle}?",
         "{person} left the company; please remove their access to our account.",
         "I never verified {email} and now the account is suspended.",
+        "Please invite {person} to our workspace using the address {email}.",
     ],
 }
 
@@ -65,28 +66,32 @@ SLOTS: dict[str, list[str]] = {
     "amount": ["$19", "$49.99", "$120", "$8.50", "$240", "$15", "$99", "$310"],
     "plan": ["Pro", "Team", "Starter", "Business"],
     "month": ["January", "March", "May", "July", "September", "November"],
-    "day": ["Monday", "the 3rd", "last Friday", "June 12", "yesterday"],
+    "day": ["Monday", "the 3rd", "last Friday", "June 12", "yesterday", "Wednesday", "the 15th", "April 2"],
     "digits": ["4421", "0093", "7710", "5566"],
     "code": ["E1042", "SYNC-7", "X500", "HALF20", "E2210"],
     "app": ["desktop", "mobile", "web", "Android", "iOS"],
     "feature": ["reports", "calendar", "settings", "dashboard", "inbox"],
-    "device": ["iPhone 13", "Pixel 7", "MacBook", "Surface laptop", "iPad"],
+    "device": ["iPhone 13", "Pixel 7", "MacBook", "Surface laptop", "iPad", "Chromebook", "Moto G", "iMac"],
     "format": ["CSV", "PDF", "XLSX", "JSON"],
     "version": ["4.2", "5.0.1", "3.9", "6.1"],
     "size": ["50 MB", "2 GB", "500 MB"],
     "browser": ["Firefox", "Chrome", "Safari", "Edge"],
-    "email": ["ana@example.com", "li.wei@example.org", "sam@example.net", "kofi@example.com"],
-    "person": ["Maria", "Tom", "Priya", "Jonas"],
-    "city": ["Lisbon", "Osaka", "Toronto", "Nairobi"],
-    "handle": ["@acme-ops", "@blue-team", "@northwind"],
+    "email": ["ana@example.com", "li.wei@example.org", "sam@example.net", "kofi@example.com",
+              "eva@example.com", "raj@example.org", "mo@example.net", "lena@example.com",
+              "tariq@example.org", "yuki@example.net", "dara@example.com", "pablo@example.org"],
+    "person": ["Maria", "Tom", "Priya", "Jonas", "Aisha", "Ben", "Carmen", "Dmitri", "Elif", "Femi"],
+    "city": ["Lisbon", "Osaka", "Toronto", "Nairobi", "Denver", "Hanoi", "Krakow", "Recife"],
+    "handle": ["@acme-ops", "@blue-team", "@northwind", "@globex", "@initech", "@umbrella"],
 }
 HELD_OUT: dict[str, list[str]] = {
     "amount": ["$64", "$12.75", "$450"], "plan": ["Enterprise", "Plus"], "month": ["February", "October"],
-    "day": ["Tuesday", "the 21st"], "digits": ["3318"], "code": ["E3301", "LOGIN-9", "SPRING10"],
-    "app": ["tablet", "Linux"], "feature": ["billing history", "projects"], "device": ["Galaxy S23", "ThinkPad"],
+    "day": ["Tuesday", "the 21st", "March 30"], "digits": ["3318"], "code": ["E3301", "LOGIN-9", "SPRING10"],
+    "app": ["tablet", "Linux"], "feature": ["billing history", "projects"], "device": ["Galaxy S23", "ThinkPad", "Pixel Fold"],
     "format": ["DOCX", "XML"], "version": ["7.0"], "size": ["1 GB"], "browser": ["Opera", "Brave"],
-    "email": ["noor@example.com", "ivan@example.org"], "person": ["Chen", "Fatima"],
-    "city": ["Lima", "Oslo"], "handle": ["@redwood"],
+    "email": ["noor@example.com", "ivan@example.org", "zoe@example.net", "omar@example.com",
+              "ines@example.org", "kwame@example.net"],
+    "person": ["Chen", "Fatima", "Goran", "Hana", "Ilse"],
+    "city": ["Lima", "Oslo", "Perth", "Quito"], "handle": ["@redwood", "@stark-labs", "@wayne-co"],
 }
 
 
@@ -99,11 +104,25 @@ def _ticket(rng: random.Random, label: str, pools: dict[str, list[str]]) -> dict
                          {"role": "assistant", "content": label}]}
 
 
-def tickets(n: int, *, seed: int, held_out: bool = False) -> list[dict]:
-    """``n`` labelled tickets, labels in turn, from the training or the held-out slot pools."""
+def tickets(n: int, *, seed: int, held_out: bool = False, seen: set[str] | None = None) -> list[dict]:
+    """``n`` distinct labelled tickets, labels in turn, from the training or the held-out slot pools.
+
+    Tickets already in ``seen`` are drawn again, so splits that share ``seen`` never overlap (the
+    example must pass its own preflight: no duplicates, no train/validation overlap).
+    """
     rng = random.Random(seed)
     pools = HELD_OUT if held_out else SLOTS
-    return [_ticket(rng, LABELS[i % len(LABELS)], pools) for i in range(n)]
+    seen = set() if seen is None else seen
+    out = []
+    for i in range(n):
+        while True:
+            ticket = _ticket(rng, LABELS[i % len(LABELS)], pools)
+            text = ticket["messages"][1]["content"]
+            if text not in seen:
+                seen.add(text)
+                out.append(ticket)
+                break
+    return out
 
 
 SPEC = """\
@@ -147,11 +166,12 @@ per_month_usd = 200.0
 
 def write_example(directory: Path, *, overwrite: bool = False) -> list[Path]:
     """Write the example spec and datasets under ``directory`` (normally ``jobs/``)."""
+    seen: set[str] = set()
     files = {
         directory / "support-triage.toml": SPEC,
-        directory / "data" / "support-triage.train.jsonl": _jsonl(tickets(300, seed=1)),
-        directory / "data" / "support-triage.valid.jsonl": _jsonl(tickets(60, seed=2)),
-        directory / "data" / "support-triage.eval.jsonl": _jsonl(tickets(90, seed=3, held_out=True)),
+        directory / "data" / "support-triage.train.jsonl": _jsonl(tickets(300, seed=1, seen=seen)),
+        directory / "data" / "support-triage.valid.jsonl": _jsonl(tickets(60, seed=2, seen=seen)),
+        directory / "data" / "support-triage.eval.jsonl": _jsonl(tickets(90, seed=3, held_out=True, seen=seen)),
     }
     written = []
     for path, text in files.items():

@@ -100,6 +100,7 @@ class ExampleChecker:
         """
         parsed: list[Any] = []
         texts: list[str] = []
+        repeatable: list[str] = []
         for raw in raws:
             try:
                 record = orjson.loads(raw)
@@ -107,8 +108,8 @@ class ExampleChecker:
                 parsed.append(ParseFailure(raw, exc))
                 continue
             parsed.append(record)
-            collect_texts(record, texts)
-        self.counter.prefill(texts)
+            collect_texts(record, texts, repeatable)
+        self.counter.prefill(texts, repeatable)
         results = []
         for record in parsed:
             if type(record) is ParseFailure:
@@ -268,6 +269,7 @@ class ExampleChecker:
         """Walk messages once: checks, token counts and the text used for the near-duplicate key."""
         count = self.counter.count
         cached = self.counter.cached
+        by_id = self.counter.by_id.get
         tokens = trainable = n_assistant = n_trained = 0
         system_text = None
         parts: list[str] = []
@@ -282,9 +284,11 @@ class ExampleChecker:
                 content = m.get("content")
                 if role == "system" and type(content) is str and content and not content.isspace() \
                         and "<|" not in content:
-                    c = cached(content)
+                    c = by_id(id(content))
                     if c is None:
-                        c = count(content)
+                        c = cached(content)
+                        if c is None:
+                            c = count(content)
                     tokens += 3 + c + role_tokens[role]
                     if not seen_other:
                         if system_text is None:
@@ -296,9 +300,11 @@ class ExampleChecker:
                     continue
                 if (role == "user" or role == "assistant") and type(content) is str and content \
                         and not content.isspace() and "<|" not in content:
-                    c = cached(content)
+                    c = by_id(id(content))
                     if c is None:
-                        c = count(content)
+                        c = cached(content)
+                        if c is None:
+                            c = count(content)
                     tokens += 3 + c + role_tokens[role]
                     parts.append(role)
                     parts.append(content.strip())
@@ -329,9 +335,11 @@ class ExampleChecker:
             # The clean case (role + string content) stays on the fast path: two cache lookups.
             c = 0
             if type(content) is str:
-                c = cached(content)
+                c = by_id(id(content))
                 if c is None:
-                    c = count(content)
+                    c = cached(content)
+                    if c is None:
+                        c = count(content)
             elif content is not None:
                 c = count(part_text(content))
             n = 3 + c + (cached(role) or count(role) if type(role) is str else 0)

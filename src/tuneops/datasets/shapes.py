@@ -35,8 +35,9 @@ class ParseFailure:
         self.exc = exc
 
 
-def collect_texts(record: Any, texts: list[str]) -> None:
-    """The string contents of a record's messages (what the batch tokenizes up front)."""
+def collect_texts(record: Any, texts: list[str], repeatable: list[str]) -> None:
+    """The string contents of a record's messages (what the batch tokenizes up front); system
+    prompts go to ``repeatable`` (they are the strings most likely to repeat across examples)."""
     if type(record) is not dict:
         return
     groups = [record.get("messages")]
@@ -51,7 +52,7 @@ def collect_texts(record: Any, texts: list[str]) -> None:
                 if type(m) is dict:
                     c = m.get("content")
                     if type(c) is str:
-                        texts.append(c)
+                        (repeatable if m.get("role") == "system" else texts).append(c)
 
 
 def loc(prefix: str, i: int, output: bool) -> str:

@@ -173,6 +173,7 @@ class TokenCounter:
         self.cached = self._cache.get  # the hot path looks up before calling count()
         self._seen: set[int] = set()
         self._temp: list[str] = []  # strings prefilled for the current batch only
+        self.by_id: dict[int, int] = {}  # counts of this batch's long texts, by object identity
         self._chars = 0
         if tokenizer.used == "bytes/4":
             self._encode = None
@@ -180,20 +181,37 @@ class TokenCounter:
             enc, _ = load_encoding(tokenizer.used)
             self._encode = enc.encode_ordinary if enc is not None else None
 
-    def prefill(self, texts: list[str]) -> None:
-        """Tokenize ``texts`` back to back (a batch); counts stay available until ``end_batch``."""
+    # Texts longer than this are rarely repeated user/assistant turns: they are counted without being
+    # hashed (looked up by object identity during the batch), which saves hashing every turn.
+    SHORT = 256
+
+    def prefill(self, texts: list[str], repeatable: list[str] = ()) -> None:  # type: ignore[assignment]
+        """Tokenize a batch's texts back to back; counts stay available until ``end_batch``.
+
+        ``repeatable`` texts (system prompts) and short texts go through the repeated-string memory;
+        other texts are counted once and found again by identity (the batch keeps them alive).
+        """
         encode = self._encode
         if encode is None:
             return
         cache = self._cache
         temp = self._temp
+        by_id = self.by_id
+        short = self.SHORT
         for text in texts:
+            if len(text) > short:
+                by_id[id(text)] = len(encode(text))
+            elif text not in cache:
+                cache[text] = len(encode(text))
+                temp.append(text)
+        for text in repeatable:
             if text not in cache:
                 cache[text] = len(encode(text))
                 temp.append(text)
 
     def end_batch(self) -> None:
         """Forget the batch's strings, except those seen before (they are likely to repeat)."""
+        self.by_id.clear()
         cache, seen = self._cache, self._seen
         for text in self._temp:
             h = hash(text)

@@ -6,8 +6,8 @@ current file's keys with the model's manifest gives the examples added and remov
 stays proportional to new data: an unchanged file (same size and mtime) is a cache hit, a file that
 only grew is hashed from its old end, and nothing is parsed or tokenized either way.
 
-Known limit: with ``data.validation_split`` the manifest holds only the training side of the split,
-so the held-out lines of the file count as new; set ``new_examples`` above the split's size there.
+The manifest holds every example of the training file before any validation split, so a spec with
+``data.validation_split`` compares like with like.
 """
 
 from __future__ import annotations
