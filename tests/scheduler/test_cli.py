@@ -47,9 +47,9 @@ def test_plan_explains_each_trigger_and_the_budget_and_changes_nothing(
     assert job["job"] == "support-triage" and job["decision"] == "fire" and job["rule"] == "data"
     assert [t["rule"] for t in job["triggers"]] == ["data", "age", "cron"]
     assert job["triggers"][0]["fire_key"].startswith("data:")
-    assert job["estimate_microusd"] == 4_443_600  # 14,812 tokens x 3 epochs at $100 per 1M
+    assert job["estimate_microusd"] == 4_462_800  # 14,876 tokens x 3 epochs at $100 per 1M
     assert job["budget"] == {"per_month_microusd": 200_000_000, "month_spent_microusd": 0,
-                             "remaining_microusd": 200_000_000, "runs_allowed": 45}
+                             "remaining_microusd": 200_000_000, "runs_allowed": 44}
     assert _count(FireRow) == _count(DecisionRow) == _count(AuditEventRow) == 0
 
     project.write_text(project.read_text().replace("per_month_usd = 200.0", "per_month_usd = 4.0"))
