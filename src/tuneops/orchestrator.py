@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from tuneops.errors import (
     TransientProviderError,
     TuneopsError,
 )
+from tuneops.owners import identity, takeable
 from tuneops.provider import (
     CreateRequest,
     Hyperparameters,
@@ -111,7 +111,7 @@ class Orchestrator(RunTracking):
         self.policy = policy
         self.clock = clock
         self.actor = actor or default_actor()
-        self.identity = f"{socket.gethostname()}:{os.getpid()}"
+        self.identity = identity()
         self.listener = listener
 
     # -- admit -----------------------------------------------------------------------------------
@@ -243,8 +243,7 @@ class Orchestrator(RunTracking):
             run = queries.get_run(s, run_id)
             if run.state not in from_states or run.provider_job_id:
                 return None
-            if (run.lease_owner and run.lease_owner != self.identity
-                    and (run.lease_expires_at or now) > now and _alive(run.lease_owner)):
+            if not takeable(run.lease_owner, run.lease_expires_at, now, self.identity):
                 return None
             prior = run.state
             run.state = "submitting"
@@ -317,8 +316,7 @@ class Orchestrator(RunTracking):
             return self.create(run)
         if run.state in ("submitting", "unknown") and not run.provider_job_id:
             now = self.clock()
-            if (run.lease_owner and run.lease_owner != self.identity
-                    and (run.lease_expires_at or now) > now and _alive(run.lease_owner)):
+            if not takeable(run.lease_owner, run.lease_expires_at, now, self.identity):
                 return run  # its creator is still at work
             return self.reconcile(run)
         if run.state in queries.TERMINAL_STATES:
@@ -423,16 +421,3 @@ class Orchestrator(RunTracking):
         if self.listener is not None:
             self.listener(run, what)
 
-
-def _alive(owner: str) -> bool:
-    """Whether a lease owner ``host:pid`` is a live process (only knowable on this host)."""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another machine: trust the lease expiry
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

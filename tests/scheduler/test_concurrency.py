@@ -24,7 +24,7 @@ def test_four_processes_fire_each_of_100_due_decisions_once(db_url: str, sandbox
     jobs = tmp_path / "jobs"
     names = sched.write_tiny_jobs(jobs, 100)
     env = sched.cli_env(db_url, sandbox.url, tmp_path / ".tuneops")  # type: ignore[attr-defined]
-    before = requests_at(CREATE)
+    before, jobs_before = requests_at(CREATE), _jobs(sandbox)
 
     procs = [sched.start(["schedule", "tick", "--jobs", str(jobs), "--json"], env, tmp_path) for _ in range(4)]
     results = [p.communicate(timeout=600) for p in procs]
@@ -38,7 +38,8 @@ def test_four_processes_fire_each_of_100_due_decisions_once(db_url: str, sandbox
     assert sum(1 for r in reports if r["fired"]) >= 2  # the work really was shared
 
     store = open_store(db_url)
-    assert requests_at(CREATE) - before == 100, _why(store)
+    assert _jobs(sandbox) - jobs_before == 100, _why(store)  # jobs that exist at the provider
+    assert requests_at(CREATE) - before == 100, _why(store)  # create calls it answered
     with store.read() as s:
         fires = s.execute(select(FireRow)).scalars().all()
         runs = s.execute(select(RunRow)).scalars().all()
@@ -56,6 +57,12 @@ def test_four_processes_fire_each_of_100_due_decisions_once(db_url: str, sandbox
         assert p.returncode == 0, err[-3000:]
         assert json.loads(out)["fired"] == []
     assert requests_at(CREATE) - before == 100
+
+
+def _jobs(sandbox: object) -> int:
+    import httpx
+
+    return int(httpx.get(f"{sandbox.admin_url}/stats", timeout=10).json()["jobs"])  # type: ignore[attr-defined]
 
 
 def _why(store) -> str:  # type: ignore[no-untyped-def]

@@ -11,8 +11,6 @@ that no longer exists.
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,39 +20,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tuneops.clock import utcnow
+from tuneops.owners import alive, identity, takeable  # noqa: F401  (part of this module's API)
 from tuneops.store import Store
 from tuneops.store.scheduler_tables import FIRE_ACTIVE_STATES, FireRow, LeaseRow
 
 DEFAULT_TTL = timedelta(minutes=5)
-
-
-def identity() -> str:
-    """This process as a lease owner: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def alive(owner: str) -> bool:
-    """Whether a lease owner ``host:pid`` may still be working (only a process on this host can be
-    known dead; one elsewhere is trusted until its lease expires)."""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def takeable(owner: str | None, expires_at: datetime | None, now: datetime, me: str) -> bool:
-    """True when nobody else holds the lease: unowned, ours, expired, or held by a dead process."""
-    if owner is None or owner == me:
-        return True
-    if expires_at is None or expires_at <= now:
-        return True
-    return not alive(owner)
 
 
 def acquire(store: Store, name: str, owner: str, *, ttl: timedelta = DEFAULT_TTL,
