@@ -241,6 +241,9 @@ class Orchestrator(RunTracking):
         now = self.clock()
         with self.store.write() as s:
             run = queries.get_run(s, run_id)
+            # PostgreSQL runs this at READ COMMITTED: without the row lock two processes (a submit
+            # and a concurrent sync) could both see `admitted`, both claim, and create twice.
+            s.refresh(run, with_for_update=True)
             if run.state not in from_states or run.provider_job_id:
                 return None
             if not takeable(run.lease_owner, run.lease_expires_at, now, self.identity):
