@@ -99,13 +99,14 @@ def fill(store, n: int) -> float:  # type: ignore[no-untyped-def]
 def time_history_in_process(store, job: str, repeat: int = 7) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
     """(first, median of the rest) milliseconds for the history query, and rows returned."""
     from tuneops import audit_query
+    from tuneops.store.reader import of_store
 
     times, rows = [], 0
     for _ in range(repeat):
         t0 = time.perf_counter()
         flt = audit_query.AuditFilter.from_options(job=job, since="30d")
-        with store.read() as s:
-            rows = len(audit_query.query(s, flt, limit=30))
+        with of_store(store) as reader:
+            rows = len(audit_query.query(reader, flt, limit=30))
         times.append((time.perf_counter() - t0) * 1000)
     return times[0], statistics.median(times[1:]), rows
 

@@ -1,7 +1,7 @@
 """tuneops: hosted fine-tuning jobs as code, across providers.
 
 The public API is small and stable; everything else is internal. Importing tuneops is cheap: the
-store, provider SDKs and tokenizers load only when used.
+provider contract, store, provider SDKs and tokenizers load only when used.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from tuneops.errors import (
     TransientProviderError,
     TuneopsError,
 )
-from tuneops.provider import Capabilities, Provider, ProviderConfig, ProviderJob, RunStatus
 
 if TYPE_CHECKING:
+    from tuneops.provider import Capabilities, Provider, ProviderConfig, ProviderJob, RunStatus
     from tuneops.spec import JobSpec
     from tuneops.spec import load as load_spec
     from tuneops.store import open_store
@@ -49,7 +49,9 @@ __all__ = [
     "open_store",
 ]
 
-_LAZY = {"JobSpec": ("tuneops.spec", "JobSpec"), "load_spec": ("tuneops.spec", "load"),
+_LAZY = {**{name: ("tuneops.provider", name)
+            for name in ("Capabilities", "Provider", "ProviderConfig", "ProviderJob", "RunStatus")},
+         "JobSpec": ("tuneops.spec", "JobSpec"), "load_spec": ("tuneops.spec", "load"),
          "open_store": ("tuneops.store", "open_store")}
 
 

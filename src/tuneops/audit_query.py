@@ -11,15 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy import String, cast, func, select
-from sqlmodel import Session
-
 from tuneops.clock import utcnow
 from tuneops.errors import TuneopsError
-from tuneops.store.tables import AuditEventRow
 
 if TYPE_CHECKING:
-    from tuneops.store import Store
+    from tuneops.store.reader import Reader
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$", re.I)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -73,71 +69,98 @@ class AuditFilter:
                    status=status, subject=subject)
 
 
-def detail_expr(session: Session, key: str) -> Any:
-    """A SQL expression for ``details.<key>`` as text, in the database's JSON dialect."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import JSONB
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One audit event as read back (the columns of ``audit_event``)."""
 
-        return cast(AuditEventRow.details, JSONB)[key].astext
-    return cast(func.json_extract(AuditEventRow.details, f"$.{key}"), String)
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    job_name: str | None
+    details: str  # canonical JSON, exactly as hashed
+    prev_hash: str
+    hash: str
 
 
-def _where(session: Session, stmt: Any, flt: AuditFilter) -> Any:
+_SELECT = "SELECT " + ", ".join(EXPORT_COLUMNS) + " FROM audit_event"
+
+
+def _detail_sql(dialect: str, key: str) -> str:
+    # ``key`` is one of ours (provider, to_state), never user input.
+    if dialect == "postgresql":
+        return f"(details::jsonb ->> '{key}')"
+    return f"CAST(json_extract(details, '$.{key}') AS TEXT)"
+
+
+def _where(reader: Reader, flt: AuditFilter) -> tuple[list[str], list[Any]]:
+    """SQL conditions and their parameters for a filter."""
+    conds: list[str] = []
+    params: list[Any] = []
+
+    def add(cond: str, value: Any) -> None:
+        conds.append(cond)
+        params.append(value)
+
     if flt.job:
-        stmt = stmt.where(AuditEventRow.job_name == flt.job)
+        add("job_name = ?", flt.job)
     if flt.actor:
-        stmt = stmt.where(AuditEventRow.actor == flt.actor)
+        add("actor = ?", flt.actor)
     if flt.action:
         if "*" in flt.action:
             pattern = flt.action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").replace("*", "%")
-            stmt = stmt.where(AuditEventRow.action.like(pattern, escape="\\"))  # type: ignore[attr-defined]
+            add("action LIKE ? ESCAPE '\\'", pattern)
         else:
-            stmt = stmt.where(AuditEventRow.action == flt.action)
+            add("action = ?", flt.action)
     if flt.since:
-        stmt = stmt.where(AuditEventRow.at >= flt.since)
+        add("at >= ?", reader.time_param(flt.since))
     if flt.until:
-        stmt = stmt.where(AuditEventRow.at < flt.until)
+        add("at < ?", reader.time_param(flt.until))
     if flt.subject:
-        stmt = stmt.where(AuditEventRow.subject_id == flt.subject)
+        add("subject_id = ?", flt.subject)
     if flt.provider:
-        stmt = stmt.where(detail_expr(session, "provider") == flt.provider)
+        add(f"{_detail_sql(reader.dialect, 'provider')} = ?", flt.provider)
     if flt.status:
-        stmt = stmt.where(detail_expr(session, "to_state") == flt.status)
-    return stmt
+        add(f"{_detail_sql(reader.dialect, 'to_state')} = ?", flt.status)
+    return conds, params
 
 
-def query(session: Session, flt: AuditFilter | None = None, *, limit: int | None = 50,
-          newest_first: bool = True) -> list[AuditEventRow]:
+def _event(reader: Reader, row: tuple[Any, ...]) -> AuditEvent:
+    return AuditEvent(row[0], reader.time(row[1]), *row[2:])
+
+
+def query(reader: Reader, flt: AuditFilter | None = None, *, limit: int | None = 50,
+          newest_first: bool = True) -> list[AuditEvent]:
     """Audit events matching ``flt``, newest first by default; ``limit`` None or 0 for all.
 
     Ordered by time then sequence number, so the (job_name, at) and (at) indexes answer a
     "job X in the last 30 days" question without sorting the whole window.
     """
-    stmt = _where(session, select(AuditEventRow), flt or AuditFilter())
-    if newest_first:
-        stmt = stmt.order_by(AuditEventRow.at.desc(), AuditEventRow.seq.desc())  # type: ignore[attr-defined]
-    else:
-        stmt = stmt.order_by(AuditEventRow.at, AuditEventRow.seq)
+    conds, params = _where(reader, flt or AuditFilter())
+    sql = _SELECT + (" WHERE " + " AND ".join(conds) if conds else "")
+    sql += " ORDER BY at DESC, seq DESC" if newest_first else " ORDER BY at, seq"
     if limit:
-        stmt = stmt.limit(limit)
-    return list(session.execute(stmt).scalars())
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [_event(reader, r) for r in reader.rows(sql, params)]
 
 
-def iter_events(store: Store, flt: AuditFilter | None = None, *, batch: int = 5_000) -> Iterator[AuditEventRow]:
+def iter_events(reader: Reader, flt: AuditFilter | None = None, *, batch: int = 5_000) -> Iterator[AuditEvent]:
     """Every matching event in chain order, read in batches so an export of millions stays small."""
+    conds, params = _where(reader, flt or AuditFilter())
+    sql = _SELECT + " WHERE " + " AND ".join([*conds, "seq > ?"]) + " ORDER BY seq LIMIT ?"
     after = 0
     while True:
-        with store.read() as s:
-            stmt = _where(s, select(AuditEventRow), flt or AuditFilter())
-            stmt = stmt.where(AuditEventRow.seq > after).order_by(AuditEventRow.seq).limit(batch)
-            rows = list(s.execute(stmt).scalars())
-        yield from rows
+        rows = reader.rows(sql, [*params, after, batch])
+        yield from (_event(reader, r) for r in rows)
         if len(rows) < batch:
             return
-        after = rows[-1].seq
+        after = rows[-1][0]
 
 
-def event_dict(row: AuditEventRow) -> dict[str, Any]:
+def event_dict(row: AuditEvent) -> dict[str, Any]:
     """An event as JSON-able data with its details decoded (the shape of --json and jsonl exports)."""
     return {"seq": row.seq, "at": row.at.isoformat(timespec="microseconds") + "Z", "actor": row.actor,
             "action": row.action, "subject_type": row.subject_type, "subject_id": row.subject_id,
@@ -145,20 +168,19 @@ def event_dict(row: AuditEventRow) -> dict[str, Any]:
             "hash": row.hash}
 
 
-def export(store: Store, out: TextIO, fmt: str = "jsonl", flt: AuditFilter | None = None) -> int:
+def export(reader: Reader, out: TextIO, fmt: str = "jsonl", flt: AuditFilter | None = None) -> int:
     """Write matching events to ``out`` as JSON lines or CSV, in chain order; returns how many.
 
     Each record keeps its hashes (and details exactly as hashed, in CSV), so a reviewer can
     recompute the chain from an unfiltered export without access to the ledger.
     """
-    if fmt not in EXPORT_FORMATS:
-        raise TuneopsError(f"--format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}")
+    check_format(fmt)
     count = 0
     writer = None
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(EXPORT_COLUMNS)
-    for row in iter_events(store, flt):
+    for row in iter_events(reader, flt):
         if writer is not None:
             writer.writerow([row.seq, row.at.isoformat(timespec="microseconds") + "Z", row.actor, row.action,
                              row.subject_type, row.subject_id, row.job_name or "", row.details,
@@ -169,7 +191,13 @@ def export(store: Store, out: TextIO, fmt: str = "jsonl", flt: AuditFilter | Non
     return count
 
 
-def summary(row: AuditEventRow) -> str:
+def check_format(fmt: str) -> None:
+    """Refuse an export format we do not write."""
+    if fmt not in EXPORT_FORMATS:
+        raise TuneopsError(f"--format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}")
+
+
+def summary(row: AuditEvent) -> str:
     """The few details of an event a person scans for in a listing."""
     keys = ("to_state", "provider", "provider_job_id", "provider_model_id", "alias", "model", "score",
             "reason", "estimate_microusd", "cost_microusd", "error_code")

@@ -86,7 +86,8 @@ SLOTS: dict[str, list[str]] = {
 HELD_OUT: dict[str, list[str]] = {
     "amount": ["$64", "$12.75", "$450"], "plan": ["Enterprise", "Plus"], "month": ["February", "October"],
     "day": ["Tuesday", "the 21st", "March 30"], "digits": ["3318"], "code": ["E3301", "LOGIN-9", "SPRING10"],
-    "app": ["tablet", "Linux"], "feature": ["billing history", "projects"], "device": ["Galaxy S23", "ThinkPad", "Pixel Fold"],
+    "app": ["tablet", "Linux"], "feature": ["billing history", "projects"],
+    "device": ["Galaxy S23", "ThinkPad", "Pixel Fold"],
     "format": ["DOCX", "XML"], "version": ["7.0"], "size": ["1 GB"], "browser": ["Opera", "Brave"],
     "email": ["noor@example.com", "ivan@example.org", "zoe@example.net", "omar@example.com",
               "ines@example.org", "kwame@example.net"],

@@ -11,12 +11,21 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, cast, func, or_, select
 from sqlmodel import Session
 
-from tuneops.audit_query import detail_expr, event_dict
+from tuneops.audit_query import event_dict
 from tuneops.errors import TuneopsError
 from tuneops.store.tables import AuditEventRow, ModelRow, RunRow, UploadRow
+
+
+def detail_expr(session: Session, key: str) -> Any:
+    """``details.<key>`` of an audit event as text, in the database's JSON dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        return cast(AuditEventRow.details, JSONB)[key].astext
+    return cast(func.json_extract(AuditEventRow.details, f"$.{key}"), String)
 
 
 class LineageNotFound(TuneopsError, LookupError):

@@ -7,6 +7,8 @@ import csv
 import hashlib
 import io
 import json
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from tuneops.cli import main
 from tuneops.clock import utcnow
 from tuneops.errors import TuneopsError
 from tuneops.store import open_store
+from tuneops.store.migrate import SCHEMA_HEADS, current_heads
 
 NOW = utcnow()
 
@@ -132,3 +135,34 @@ def test_csv_export_to_stdout_with_filters(any_db_url: str, capsys: pytest.Captu
     assert json.loads(rows[1]["details"])["to_state"] == "failed" and rows[1]["actor"] == "ci-bot"
     assert main(["--db", any_db_url, "audit", "export", "--format", "xml"]) == 1
     assert "jsonl, csv" in capsys.readouterr().err
+
+
+def _history_modules(url: str, cwd: Path) -> tuple[list[dict], list[str]]:
+    """`tuneops history --json` in a fresh interpreter: its events, and which database libraries it loaded."""
+    code = ("import sys, json; from tuneops.cli import main; rc = main(['--db', sys.argv[1], 'history', '--job', "
+            "'triage', '--since', '30d', '--json']); "
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'sqlmodel', "
+            "'alembic')))); sys.exit(rc)")
+    done = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    *body, modules = done.stdout.strip().splitlines()
+    return json.loads("\n".join(body)), json.loads(modules)
+
+
+def test_history_on_an_up_to_date_ledger_answers_without_loading_the_orm(any_db_url: str, tmp_path: Path) -> None:
+    # Start-up is most of what `tuneops history` costs; the query itself takes milliseconds.
+    _ledger(any_db_url)
+    events, modules = _history_modules(any_db_url, tmp_path)
+    assert modules == []
+    assert [e["seq"] for e in events] == [6, 3, 2]
+    assert events[0]["details"]["provider"] == "openai" and events[0]["at"].endswith("Z")
+
+
+def test_history_on_a_new_ledger_creates_it_with_the_current_schema(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "fresh" / "ledger.db"
+    assert main(["--db", str(db), "history"]) == 0
+    assert "no history yet" in capsys.readouterr().out
+    assert current_heads(open_store(str(db))) == SCHEMA_HEADS
+    events, _ = _history_modules(str(db), tmp_path)  # now current: the light path reads it
+    assert events == []

@@ -1,10 +1,13 @@
-"""`tuneops --help` stays fast: it must not import provider SDKs, tiktoken or the database layer."""
+"""The command line starts fast (no provider SDKs, tiktoken or database layer for `--help`) and answers
+mistakes in how it is called with a usage message, not a traceback."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+
+import pytest
 
 
 def test_help_imports_no_sdk_tokenizer_or_database() -> None:
@@ -20,3 +23,11 @@ def test_help_imports_no_sdk_tokenizer_or_database() -> None:
 def test_python_dash_m_runs_the_cli() -> None:
     out = subprocess.run([sys.executable, "-m", "tuneops", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "quickstart" in out.stdout
+
+
+@pytest.mark.parametrize("argv", [["history", "--bogus"], ["history", "--limit", "many"], ["nosuchcmd"]],
+                         ids=["unknown-option", "bad-value", "unknown-command"])
+def test_a_usage_mistake_is_a_short_message_and_exit_2(argv: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "tuneops", *argv], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and "Usage: tuneops" in done.stderr

@@ -55,30 +55,23 @@ for _name in COMMAND_MODULES:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors print one clear line and a non-zero exit code, never a traceback."""
-    import click
-
     from tuneops.errors import TuneopsError
 
     try:
-        # With standalone_mode=False, click returns a typer.Exit's code instead of raising it.
-        rc = app(args=argv, standalone_mode=False)
+        # Standalone mode: click reports usage errors itself (exit 2) and ends every run with SystemExit,
+        # whichever click typer bundles; only errors of ours come through as exceptions.
+        app(args=argv, prog_name="tuneops", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except TuneopsError as exc:
         from rich.markup import escape  # messages hold literal brackets: pip install 'tuneops[plot]'
 
         state.err_console().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        state.err_console().print("aborted")
-        return 130
     except KeyboardInterrupt:
         state.err_console().print("interrupted")
         return 130
-    return rc if isinstance(rc, int) else 0
+    return 0
 
 
 def entry() -> None:

@@ -41,8 +41,8 @@ def log(
 
     flt = audit_filter(job=job, provider=provider, actor=actor, action=action, since=since, until=until,
                        status=status, subject=subject)
-    with state.store().read() as s:
-        rows = audit_query.query(s, flt, limit=limit or None)
+    with state.reader() as reader:
+        rows = audit_query.query(reader, flt, limit=limit or None)
     if as_json:
         state.print_json([audit_query.event_dict(r) for r in rows])
         return
@@ -130,13 +130,14 @@ def export(
 
     flt = audit_filter(job=job, provider=provider, actor=actor, action=action, since=since, until=until,
                        status=status, subject=subject)
-    store = state.store()
-    if output is None:
-        audit_query.export(store, sys.stdout, fmt, flt)
-        return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with output.open("w", encoding="utf-8", newline="") as fh:
-        count = audit_query.export(store, fh, fmt, flt)
+    audit_query.check_format(fmt)  # before any file is created
+    with state.reader() as reader:
+        if output is None:
+            audit_query.export(reader, sys.stdout, fmt, flt)
+            return
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with output.open("w", encoding="utf-8", newline="") as fh:
+            count = audit_query.export(reader, fh, fmt, flt)
     state.err_console().print(f"wrote {count} audit events to {output}")
 
 

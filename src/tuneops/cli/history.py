@@ -64,9 +64,8 @@ def history(
 
     flt = audit_filter(job=job, provider=provider, actor=actor, action=action, since=since, until=until,
                        status=status)
-    store = state.store()
-    with store.read() as s:
-        rows = audit_query.query(s, flt, limit=limit or None)
+    with state.reader() as reader:
+        rows = audit_query.query(reader, flt, limit=limit or None)
     if as_json:
         state.print_json([audit_query.event_dict(r) for r in rows])
         return

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from tuneops.store import Store
+    from tuneops.store.reader import Reader
 
 DB: str | None = None
 
@@ -33,6 +34,13 @@ def store() -> Store:
     from tuneops.store import open_store
 
     return open_store(DB)
+
+
+def reader() -> Reader:
+    """A read-only view of the same ledger that skips SQLAlchemy's start-up when the schema is current."""
+    from tuneops.store.reader import open_reader
+
+    return open_reader(DB)
 
 
 def print_json(value: Any) -> None:

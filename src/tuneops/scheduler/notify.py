@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tuneops.clock import new_id, utcnow
+from tuneops.retry import retry_after_seconds
 from tuneops.scheduler.policy import JobPolicy
 
 ENV_URLS = "TUNEOPS_NOTIFY_URLS"
@@ -63,16 +64,23 @@ class Notifier:
 
     def __init__(self, *, transport: Any = None, environ: Mapping[str, str] | None = None, workers: int = 4,
                  sleep: Callable[[float], Any] = time.sleep):
-        import httpx
-
-        self._client = httpx.Client(transport=transport, follow_redirects=False,
-                                    headers={"User-Agent": "tuneops-scheduler", "Content-Type": "application/json"})
+        self._transport = transport
+        self._client: Any = None  # built on the first delivery: most ticks notify nobody
         self._env_urls = env_urls(environ)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tuneops-notify")
         self._sleep = sleep
         self._pending: list[Future[Delivery]] = []
         self._lock = threading.Lock()
         self.deliveries: list[Delivery] = []
+
+    def _http(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                import httpx
+
+                self._client = httpx.Client(transport=self._transport, follow_redirects=False, headers={
+                    "User-Agent": "tuneops-scheduler", "Content-Type": "application/json"})
+            return self._client
 
     def urls_for(self, policy: JobPolicy | None, event: str) -> list[str]:
         """Where this job's ``event`` goes: its spec's URLs (if it subscribes to the event) and the env's."""
@@ -105,7 +113,7 @@ class Notifier:
         for attempt in range(1, retries + 2):
             delay = min(_MAX_BACKOFF_S, 0.5 * 2 ** (attempt - 1))
             try:
-                resp = self._client.post(url, content=body, timeout=timeout,
+                resp = self._http().post(url, content=body, timeout=timeout,
                                          headers={"X-Tuneops-Event": event, "X-Tuneops-Delivery": delivery_id})
                 status, error = resp.status_code, None
                 if resp.is_success:
@@ -113,9 +121,9 @@ class Notifier:
                 error = f"HTTP {status}"
                 if status in _GIVE_UP:
                     break
-                after = resp.headers.get("retry-after", "")
-                if after.isdigit():
-                    delay = min(_MAX_BACKOFF_S, float(after))
+                after = retry_after_seconds(resp.headers)
+                if after is not None:
+                    delay = min(_MAX_BACKOFF_S, after)
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"[:300]
             except Exception as exc:  # a receiver must never take the scheduler down
@@ -148,4 +156,5 @@ class Notifier:
         """Finish queued deliveries (briefly) and release the HTTP client."""
         self.flush(timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._client.close()
+        if self._client is not None:
+            self._client.close()

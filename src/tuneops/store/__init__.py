@@ -1,7 +1,24 @@
-"""The state store (the ledger): engine, tables, migrations and queries."""
+"""The state store (the ledger): engine, tables, migrations and queries.
+
+Names load on first use, so ``tuneops.store.reader`` and ``tuneops.store.urls`` come without SQLAlchemy.
+"""
 
 from __future__ import annotations
 
-from tuneops.store.engine import Store, open_store, resolve_url
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tuneops.store.engine import Store, open_store
+    from tuneops.store.urls import resolve_url
 
 __all__ = ["Store", "open_store", "resolve_url"]
+
+_LAZY = {"Store": "tuneops.store.engine", "open_store": "tuneops.store.engine", "resolve_url": "tuneops.store.urls"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tuneops.store' has no attribute {name!r}")

@@ -3,36 +3,18 @@ SQLAlchemy PostgreSQL URL for teams. The schema is migrated on open."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 from tuneops.errors import StoreError
-
-DEFAULT_PATH = Path(".tuneops") / "tuneops.db"
-ENV_URL = "TUNEOPS_DATABASE_URL"
+from tuneops.store.urls import resolve_url
 
 # How long a SQLite writer waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT_S = 60
-
-
-def resolve_url(db: str | None = None) -> str:
-    """The database URL from --db (a path or URL), TUNEOPS_DATABASE_URL, or the project default."""
-    value = db or os.environ.get(ENV_URL) or str(DEFAULT_PATH)
-    if "://" in value:
-        url = make_url(value)
-        if url.drivername in ("postgresql", "postgres"):
-            # psycopg 3 is the supported driver; plain postgresql:// would ask for psycopg2.
-            value = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-        return value
-    path = Path(value).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
 
 
 def _sqlite_events(engine: Engine) -> None:

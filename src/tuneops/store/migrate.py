@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-from sqlalchemy import inspect, text
+from typing import TYPE_CHECKING
 
 from tuneops.errors import StoreError
-from tuneops.store.engine import Store
+
+if TYPE_CHECKING:
+    from tuneops.store.engine import Store
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
-# The Alembic heads this code expects. Checking them without loading Alembic keeps every command's
-# start-up fast; tests/store/test_migrations.py keeps this in step with the revision files.
+# The Alembic heads this code expects. Checking them without loading Alembic (or, in
+# tuneops.store.reader, SQLAlchemy) keeps every command's start-up fast; tests/store/test_migrations.py
+# keeps this in step with the revision files.
 SCHEMA_HEADS = frozenset({"0002", "0003", "0004", "0005"})
 
 # Arbitrary constant: the PostgreSQL advisory lock that serializes concurrent migrations.
@@ -30,6 +32,8 @@ def _config(connection):  # type: ignore[no-untyped-def]
 
 def current_heads(store: Store) -> frozenset[str]:
     """The revisions recorded in the database (empty for a new database)."""
+    from sqlalchemy import inspect, text
+
     with store.engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return frozenset()
@@ -41,6 +45,7 @@ def upgrade(store: Store, *, force: bool = False) -> bool:
     if not force and current_heads(store) == SCHEMA_HEADS:
         return False
     from alembic import command
+    from sqlalchemy import text
 
     with store.engine.connect() as conn:
         if store.dialect == "sqlite":
