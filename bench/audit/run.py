@@ -1,9 +1,9 @@
 """bench/audit: the audit trail at scale — history queries and chain verification over 1,000,000 events.
 
 Bulk-inserts a valid hash chain (50 jobs, a year of events) into a fresh ledger, then measures
-`tuneops history --job X --since 30d` in-process (the query) and as a CLI subprocess (start-up
-included), and `tuneops audit verify` in events per second. Targets: history under 300 ms,
-verify at least 100,000 events/s.
+`tuneops history --job X --since 30d` as a fresh process (start-up included: the target applies to
+the command) and its query in-process, and `tuneops audit verify` in events per second. Targets:
+history under 300 ms, verify at least 100,000 events/s.
 
 Usage: python bench/audit/run.py [--events 1000000] [--db PATH_OR_URL] [--keep]
        (--db postgresql://... runs it on PostgreSQL; the database should be empty)
@@ -112,11 +112,17 @@ def time_history_in_process(store, job: str, repeat: int = 7) -> tuple[float, fl
 
 
 def time_cli(argv: list[str], repeat: int = 3) -> tuple[float, str]:
-    """Median wall milliseconds of a `tuneops ...` subprocess, and its last output."""
+    """Median wall milliseconds of a `tuneops ...` subprocess (after one warm-up run), and its last output.
+
+    An installed package has its bytecode compiled at install time; with PYTHONDONTWRITEBYTECODE set
+    (as on some CI machines) every run would compile tuneops again, which no user's start-up pays.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-m", "tuneops", *argv], capture_output=True, env=env)
     times, out = [], ""
     for _ in range(repeat):
         t0 = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "tuneops", *argv], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", "tuneops", *argv], capture_output=True, text=True, env=env)
         times.append((time.perf_counter() - t0) * 1000)
         if done.returncode != 0:
             raise SystemExit(f"tuneops {' '.join(argv)} failed: {done.stderr}")
@@ -164,11 +170,11 @@ def main() -> int:
     first, median, rows = time_history_in_process(store, job)
     print(f"history --job {job} --since 30d (in-process query): first {first:.1f} ms, "
           f"median {median:.1f} ms, {rows} rows  [target < {HISTORY_TARGET_MS:.0f} ms]")
-    cli_ms, out = time_cli(["--db", db, "history", "--job", job, "--since", "30d", "--json"])
+    cli_ms, out = time_cli(["--db", db, "history", "--job", job, "--since", "30d", "--json"], repeat=5)
     assert len(json.loads(out)) == rows
     help_ms, _ = time_cli(["--help"])
-    print(f"history --job {job} --since 30d (CLI subprocess, median of 3): {cli_ms:.0f} ms "
-          f"(of which interpreter + CLI start-up, `tuneops --help`: {help_ms:.0f} ms)")
+    print(f"`tuneops history --job {job} --since 30d` (the whole command as a fresh process, median of 5): "
+          f"{cli_ms:.0f} ms  [target < {HISTORY_TARGET_MS:.0f} ms] (`tuneops --help` for comparison: {help_ms:.0f} ms)")
 
     cpu0 = _cpu()
     report = audit.verify(store)
@@ -183,8 +189,9 @@ def main() -> int:
     print(f"audit verify (CLI subprocess): {verify_ms / 1000:.2f}s = {report.events / (verify_ms / 1000):,.0f} "
           "events/s including start-up")
 
-    ok = median < HISTORY_TARGET_MS and report.rate >= VERIFY_TARGET_RATE
-    print("RESULT:", "PASS" if ok else "FAIL", f"(history {median:.1f} ms, verify {report.rate:,.0f}/s)")
+    ok = cli_ms < HISTORY_TARGET_MS and report.rate >= VERIFY_TARGET_RATE
+    print("RESULT:", "PASS" if ok else "FAIL", f"(history command {cli_ms:.0f} ms, query {median:.1f} ms; verify "
+          f"{report.rate:,.0f}/s)")
     store.close()
     if args.keep or args.db:
         print(f"kept {db}")

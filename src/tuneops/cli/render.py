@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.table import Table
 
 STATE_STYLE = {
     "succeeded": "green", "failed": "red", "cancelled": "yellow", "running": "cyan",
@@ -43,6 +44,8 @@ def run_dict(run: Any) -> dict[str, Any]:
 
 def runs_table(runs: list[Any], title: str = "runs") -> Table:
     """Runs as a table, newest first."""
+    from rich.table import Table  # here, not at import: most commands print no table
+
     table = Table(title=title, title_justify="left", show_lines=False)
     for col in ("run", "job", "provider", "state", "provider job", "model", "est.", "cost", "created (UTC)"):
         table.add_column(col, overflow="fold")
