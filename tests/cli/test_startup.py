@@ -31,3 +31,23 @@ def test_a_usage_mistake_is_a_short_message_and_exit_2(argv: list[str]) -> None:
     done = subprocess.run([sys.executable, "-m", "tuneops", *argv], capture_output=True, text=True)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "Usage: tuneops" in done.stderr
+
+
+def test_each_command_is_found_in_the_modules_that_define_it() -> None:
+    # A command loads only its own module; this map must name every command the modules register.
+    import importlib
+
+    import typer
+
+    from tuneops.cli import COMMAND_MODULES, COMMANDS, modules_for
+
+    found: set[str] = set()
+    for name in COMMAND_MODULES:
+        app = typer.Typer()
+        importlib.import_module(f"tuneops.cli.{name}").register(app)
+        for command in [c.name for c in app.registered_commands] + [g.name for g in app.registered_groups]:
+            assert name in COMMANDS[command], f"`tuneops {command}` is registered by tuneops.cli.{name}"
+            found.add(command)
+    assert set(COMMANDS) == found
+    assert modules_for(["--db", "x.db", "history", "--json"]) == ("history",)
+    assert modules_for(["--help"]) == modules_for([]) == modules_for(["histroy"]) == COMMAND_MODULES

@@ -49,14 +49,48 @@ def _root(
     state.DB = db
 
 
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"tuneops.cli.{_name}").register(app)
+# The module(s) behind each top-level command, so a command imports and builds only its own
+# (typer turns every registered command into a click command on each run: ~40 ms for all of them).
+# tests/cli/test_startup.py checks this against what the modules register.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "init": ("project",), "quickstart": ("project",), "validate": ("data",), "estimate": ("data",),
+    "submit": ("runs",), "sync": ("runs",), "runs": ("runs", "metrics"), "eval": ("evals",),
+    "models": ("models",), "history": ("history",), "schedule": ("schedule",), "audit": ("audit",),
+    "lineage": ("audit",), "providers": ("providers",), "sandbox": ("sandbox",), "db": ("db",),
+    "webhooks": ("webhooks",),
+}
+_registered: set[str] = set()
+
+
+def modules_for(argv: list[str]) -> tuple[str, ...]:
+    """The command modules an invocation needs: its command's, or all of them (help, no command, a typo)."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--db":
+            i += 2
+        elif arg.startswith("--db="):
+            i += 1
+        elif arg.startswith("-"):
+            return COMMAND_MODULES  # --help or an unknown option: click answers with every command
+        else:
+            return COMMANDS.get(arg, COMMAND_MODULES)
+    return COMMAND_MODULES
+
+
+def register(modules: tuple[str, ...] = COMMAND_MODULES) -> None:
+    """Add these command modules to the app (each once), in the order of `tuneops --help`."""
+    for name in COMMAND_MODULES:
+        if name in modules and name not in _registered:
+            importlib.import_module(f"tuneops.cli.{name}").register(app)
+            _registered.add(name)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors print one clear line and a non-zero exit code, never a traceback."""
     from tuneops.errors import TuneopsError
 
+    register(modules_for(sys.argv[1:] if argv is None else argv))
     try:
         # Standalone mode: click reports usage errors itself (exit 2) and ends every run with SystemExit,
         # whichever click typer bundles; only errors of ours come through as exceptions.
