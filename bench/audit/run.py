@@ -170,11 +170,17 @@ def main() -> int:
     first, median, rows = time_history_in_process(store, job)
     print(f"history --job {job} --since 30d (in-process query): first {first:.1f} ms, "
           f"median {median:.1f} ms, {rows} rows  [target < {HISTORY_TARGET_MS:.0f} ms]")
-    cli_ms, out = time_cli(["--db", db, "history", "--job", job, "--since", "30d", "--json"], repeat=5)
+    # The target is for the command as a user types it (a listing on the terminal) and as a script runs it (--json).
+    argv = ["--db", db, "history", "--job", job, "--since", "30d"]
+    table_ms, table = time_cli(argv, repeat=5)
+    assert len(table.splitlines()) == rows + 1  # a header line, then one line per event
+    json_ms, out = time_cli([*argv, "--json"], repeat=5)
     assert len(json.loads(out)) == rows
+    cli_ms = max(table_ms, json_ms)
     help_ms, _ = time_cli(["--help"])
     print(f"`tuneops history --job {job} --since 30d` (the whole command as a fresh process, median of 5): "
-          f"{cli_ms:.0f} ms  [target < {HISTORY_TARGET_MS:.0f} ms] (`tuneops --help` for comparison: {help_ms:.0f} ms)")
+          f"{table_ms:.0f} ms listing, {json_ms:.0f} ms with --json  [target < {HISTORY_TARGET_MS:.0f} ms] "
+          f"(`tuneops --help` for comparison: {help_ms:.0f} ms)")
 
     cpu0 = _cpu()
     report = audit.verify(store)

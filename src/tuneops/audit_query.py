@@ -206,7 +206,7 @@ def summary(row: AuditEvent) -> str:
     for key in keys:
         if key in details:
             value = details[key]
-            if key.endswith("_microusd") and isinstance(value, int):
-                value = f"${value / 1_000_000:,.4f}"
+            if key.endswith("_microusd") and isinstance(value, int):  # shown in dollars, named without the unit
+                key, value = key.removesuffix("_microusd"), f"${value / 1_000_000:,.4f}"
             parts.append(f"{key}={value}")
     return ", ".join(parts)

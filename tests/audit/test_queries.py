@@ -90,6 +90,20 @@ def test_tables_show_who_did_what(any_db_url: str, capsys: pytest.CaptureFixture
     assert "no matching history" in capsys.readouterr().out
 
 
+def test_history_lists_one_event_per_line_in_aligned_columns(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    # Lines a user can scan and grep: nothing wrapped inside a cell, however narrow the output.
+    db = str(tmp_path / "ledger.db")
+    _ledger(db)
+    assert main(["--db", db, "history", "--job", "summarize"]) == 0
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header.split() == ["SEQ", "TIME", "(UTC)", "ACTOR", "ACTION", "SUBJECT", "JOB", "DETAILS"]
+    assert len(lines) == 2
+    assert lines[0].split("  ")[0] == "5" and "ci-bot" in lines[0] and "run.failed" in lines[0]
+    assert lines[0].endswith("to_state=failed, provider=together, cost=$0.0050")
+    assert {line.index("run.") for line in lines} == {header.index("ACTION")}
+
+
 def test_a_bad_time_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["history", "--since", "last tuesday"]) == 1
     err = capsys.readouterr().err

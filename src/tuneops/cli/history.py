@@ -70,14 +70,9 @@ def history(
         state.print_json([audit_query.event_dict(r) for r in rows])
         return
     if not rows:
-        state.console().print("no matching history" if flt != type(flt)() else "no history yet")
+        typer.echo("no matching history" if flt != type(flt)() else "no history yet")
         return
-    from rich.table import Table
-
-    table = Table(title="history", title_justify="left")
-    for col in ("seq", "time (UTC)", "actor", "action", "subject", "job", "details"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(str(r.seq), render.when(r.at), r.actor, r.action, f"{r.subject_type} {r.subject_id}",
-                      r.job_name or "", audit_query.summary(r))
-    state.console().print(table)
+    typer.echo(render.columns(
+        ("SEQ", "TIME (UTC)", "ACTOR", "ACTION", "SUBJECT", "JOB", "DETAILS"),
+        [(str(r.seq), render.when(r.at), r.actor, r.action, f"{r.subject_type} {r.subject_id}", r.job_name or "-",
+          audit_query.summary(r)) for r in rows]))

@@ -35,6 +35,18 @@ def state(value: str) -> str:
     return f"[{style}]{value}[/]" if style else value
 
 
+def columns(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """Rows as plain aligned text, one line each (like ``kubectl get``); the last column is never padded or cut.
+
+    For listings a user scans and greps: no box drawing, no wrapping inside cells, and no rich layout pass
+    (which costs more than the query for 30 rows).
+    """
+    lines = [tuple(" ".join(cell.split()) for cell in row) for row in [headers, *rows]]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(headers) - 1)]
+    return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(line, widths, strict=False)), line[-1]]).rstrip()
+                     for line in lines)
+
+
 def run_dict(run: Any) -> dict[str, Any]:
     """A run as JSON-able data (the shape of every --json listing of runs)."""
     data = run.model_dump(exclude={"spec_json", "raw_job", "lease_owner", "lease_expires_at"})
