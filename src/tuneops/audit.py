@@ -36,7 +36,7 @@ ALLOWED_DETAILS = frozenset({
     "error_code", "error_message", "trigger", "reason", "bytes", "matches", "cancelled", "adopted",
     "eval_id", "eval_set", "metric", "score", "scores", "examples_scored", "alias", "model",
     "previous_model", "candidate_score", "holder_score", "base_score", "margin", "rule", "decision",
-    "fire_key", "inference_calls", "cached", "deployment", "run_id", "note",
+    "fire_key", "inference_calls", "cached", "deployment", "run_id", "note", "shutdown_at", "base_shutdown_at",
 })
 
 

@@ -204,10 +204,17 @@ class RunTracking:
         dates = {model_id: _as_datetime(when) for model_id, when in models}
         with self.store.write() as s:
             model = queries.model_for_run(s, run.id)
-            if model is not None:
-                model.shutdown_at = dates.get(run.model_id)
-                model.base_shutdown_at = dates.get(run.base_model)
-                s.add(model)
+            shutdown, base_shutdown = dates.get(run.model_id), dates.get(run.base_model)
+            if model is None or (model.shutdown_at, model.base_shutdown_at) == (shutdown, base_shutdown):
+                return
+            model.shutdown_at, model.base_shutdown_at = shutdown, base_shutdown
+            s.add(model)
+            # An event like every change to a job's models: the scheduler's shutdown rule depends on it.
+            audit.append(s, "model.serving_dates", "model", run.model_id, job_name=run.job_name, actor=self.actor,
+                         details={"provider": run.provider, "provider_model_id": run.model_id,
+                                  "base_model": run.base_model,
+                                  "shutdown_at": shutdown.isoformat() if shutdown else None,
+                                  "base_shutdown_at": base_shutdown.isoformat() if base_shutdown else None})
 
     def watch(self: Orchestrator, run_id: str, *, interval: float = 2.0, timeout: float | None = None,
               sleep: Callable[[float], Any] | None = None) -> RunRow:

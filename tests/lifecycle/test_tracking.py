@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,11 @@ def test_runs_list_warns_about_a_base_model_that_stops_serving_within_30_days(
     assert main(["runs", "list"]) == 0
     out = capsys.readouterr().out
     assert "base model sandbox-legacy" in out and "stops serving" in out
+    # The date came from the provider after the run finished: the trail says when the ledger learnt it.
+    assert main(["audit", "log", "--action", "model.serving_dates", "--json"]) == 0
+    [event] = json.loads(capsys.readouterr().out)
+    assert event["job_name"] == "support-triage" and event["details"]["base_model"] == "sandbox-legacy"
+    assert event["details"]["base_shutdown_at"] >= datetime.now(UTC).date().isoformat()
 
 
 def test_sync_polls_many_runs_with_one_list_call_per_page(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

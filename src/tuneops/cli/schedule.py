@@ -20,12 +20,17 @@ def register(app: typer.Typer) -> None:
     app.add_typer(schedule_app, name="schedule")
 
 
-def _context(jobs: Path, lease_ttl: float, *, notify: bool = True) -> Any:
+FULL_HELP = ("Work out every job's decision again, also the quiet ones (whose files and ledger rows did not "
+             "change and whose time did not come since the last tick).")
+
+
+def _context(jobs: Path, lease_ttl: float, *, notify: bool = True, full: bool = False) -> Any:
     from datetime import timedelta
 
     from tuneops.scheduler.context import SchedulerContext
 
-    ctx = SchedulerContext(store=state.store(), jobs_dir=jobs, ttl=timedelta(seconds=lease_ttl))
+    ctx = SchedulerContext(store=state.store(), jobs_dir=jobs, ttl=timedelta(seconds=lease_ttl),
+                           skip_quiet=not full)
     if notify:
         from tuneops.scheduler.notify import Notifier
 
@@ -81,6 +86,7 @@ def tick_cmd(
     jobs: Path = typer.Option(Path("jobs"), "--jobs", help=JOBS_HELP),
     lease_ttl: float = typer.Option(300.0, "--lease-ttl", help="Seconds a lease lasts without renewal."),
     as_json: bool = typer.Option(False, "--json", help="Print what the tick did as JSON."),
+    full: bool = typer.Option(False, "--full", help=FULL_HELP),
 ) -> None:
     """One scheduler pass (for cron or a Kubernetes CronJob): decide, fire, submit, advance, promote."""
     from rich.markup import escape
@@ -88,7 +94,7 @@ def tick_cmd(
     from tuneops.scheduler.loop import health_line
     from tuneops.scheduler.tick import tick
 
-    ctx = _context(jobs, lease_ttl)
+    ctx = _context(jobs, lease_ttl, full=full)
     try:
         report = tick(ctx)
     finally:
@@ -121,6 +127,7 @@ def run_cmd(
     lease_ttl: float = typer.Option(300.0, "--lease-ttl", help="Seconds a lease lasts without renewal."),
     health_file: Path = typer.Option(None, "--health-file", help="Write the last tick's summary here (JSON) "
                                      "for a liveness probe.", show_default=False),
+    full: bool = typer.Option(False, "--full", help=FULL_HELP),
 ) -> None:
     """Run the scheduler until SIGTERM or SIGINT (graceful: the fire in hand finishes), one health line
     per tick."""
@@ -128,7 +135,7 @@ def run_cmd(
 
     from tuneops.scheduler.loop import SchedulerLoop, health_line
 
-    ctx = _context(jobs, lease_ttl)
+    ctx = _context(jobs, lease_ttl, full=full)
     out, err = state.console(), state.err_console()
 
     def on_tick(n: int, report: Any) -> None:

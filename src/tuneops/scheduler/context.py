@@ -46,6 +46,9 @@ class SchedulerContext:
     policy_memo: dict[str, Any] = field(default_factory=dict)
     _files: Any = None
     _hashes: Any = None
+    # Skip jobs whose remembered decision still holds (see ``quiet``); False works out every job.
+    skip_quiet: bool = True
+    _quiet: Any = None
 
     @property
     def orch(self) -> Orchestrator:
@@ -70,6 +73,15 @@ class SchedulerContext:
         if self._cache is None:
             self._cache = LocalCache(self.cache_dir or default_dir())
         return self._cache
+
+    @property
+    def quiet(self) -> Any:
+        """The decisions this machine remembers for this ledger (``quiet.QuietJobs``)."""
+        if self._quiet is None:
+            from tuneops.scheduler.quiet import QuietJobs
+
+            self._quiet = QuietJobs(self.cache, self.store.url)
+        return self._quiet
 
     def file_states(self) -> tuple[Any, Any]:
         """The data-file and eval-set states this process keeps between ticks."""
@@ -97,4 +109,4 @@ class SchedulerContext:
             self.pool.close()
         if self._cache is not None:
             self._cache.close()
-            self._cache = self._files = self._hashes = None
+            self._cache = self._files = self._hashes = self._quiet = None

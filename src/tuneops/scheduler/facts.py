@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 
 from tuneops.provider import RunStatus
 from tuneops.scheduler.datafiles import DataChange, DataFiles, FileHashes
@@ -29,6 +29,10 @@ from tuneops.store.tables import ModelRow, RunRow
 # Every run state that may still change: the local phases, then the provider's non-terminal ones.
 ACTIVE_RUN_STATES = (*queries.LOCAL_STATES, *(s.value for s in RunStatus if not s.terminal))
 _CHUNK = 2000  # names per IN (...) list, well under every driver's limit on bound parameters
+# Up to this many jobs, facts are looked up by job name; beyond it, whole tables are joined once (an IN
+# list of thousands of names costs PostgreSQL a scan per chunk). A tick that skips quiet jobs usually
+# works out a few dozen.
+_FEW = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,13 +134,15 @@ def _model_select(*extra: Any) -> Any:
 def current_models(session: Any, policies: Sequence[JobPolicy]) -> dict[str, ModelFact]:
     """Each job's alias holder (when its spec names an alias and it is held), else its newest model.
 
-    Alias holders come from one join over every alias (no IN list of thousands of ids: PostgreSQL
-    answers that with a scan per chunk); only jobs without a held alias need a second query.
+    Alias holders of many jobs come from one join over every alias (no IN list of thousands of ids:
+    PostgreSQL answers that with a scan per chunk); only jobs without a held alias need a second query.
     """
     wanted = {p.name: p.alias for p in policies}
     a, m = AliasRow.__table__.c, ModelRow.__table__.c  # type: ignore[attr-defined]
     out: dict[str, ModelFact] = {}
     stmt = _model_select(a.job_name, a.name).join(AliasRow.__table__, a.model_pk == m.id)  # type: ignore[attr-defined]
+    if len(wanted) <= _FEW:
+        stmt = stmt.where(a.job_name.in_(sorted(n for n, alias in wanted.items() if alias)))
     for row in session.execute(stmt).all():
         if wanted.get(row[9]) == row[10]:
             out[row[9]] = ModelFact(*row[:9], source="alias")  # type: ignore[misc]
@@ -156,18 +162,22 @@ def latest_evals(session: Any, models: dict[str, ModelFact],
                  current_sets: dict[str, str | None]) -> dict[int, EvalFact]:
     """The newest eval of each job's model, preferring one on the job's current eval set.
 
-    Evals of alias holders come from one join through ``alias``; other models' by their ids.
+    Evals of many alias holders come from one join through ``alias``; other models' by their ids.
     """
     e, m, a = EvalRunRow.__table__.c, ModelRow.__table__.c, AliasRow.__table__.c  # type: ignore[attr-defined]
     by_key = {(mf.provider, mf.provider_model_id): (job, mf) for job, mf in models.items()}
     cols = (e.id, e.provider, e.model, e.set_sha256, e.examples, e.scores, e.created_at)
     stmts = []
-    if any(mf.source == "alias" for mf in models.values()):
+    held = [job for job, mf in models.items() if mf.source == "alias"]
+    if len(held) > _FEW:
         stmts.append(select(*cols).join_from(EvalRunRow.__table__, ModelRow.__table__,  # type: ignore[attr-defined]
                                              (m.provider == e.provider) & (m.provider_model_id == e.model))
                      .join(AliasRow.__table__, a.model_pk == m.id))  # type: ignore[attr-defined]
-    others = sorted({mf.provider_model_id for mf in models.values() if mf.source != "alias"})
-    stmts += [select(*cols).where(e.model.in_(chunk)) for chunk in _chunks(others)]
+        held = []
+    # By (provider, model): the pair leads the eval_run index.
+    others = sorted({(mf.provider, mf.provider_model_id) for job, mf in models.items()
+                     if mf.source != "alias" or job in held})
+    stmts += [select(*cols).where(tuple_(e.provider, e.model).in_(chunk)) for chunk in _chunks(others)]
     best: dict[int, tuple[Any, ...]] = {}
     for stmt in stmts:
         for row in session.execute(stmt).all():
@@ -182,12 +192,17 @@ def latest_evals(session: Any, models: dict[str, ModelFact],
     return {pk: EvalFact(row[0], row[3], row[4], orjson.loads(row[5]), row[6]) for pk, (_, row) in best.items()}
 
 
-def memories(session: Any) -> dict[str, Memory]:
-    """The scheduler's memory of every job it has seen."""
+def memories(session: Any, names: Sequence[str] | None = None) -> dict[str, Memory]:
+    """The scheduler's memory of these jobs (None: of every job it has seen)."""
     d = DecisionRow.__table__.c  # type: ignore[attr-defined]
     stmt = select(d.job_name, d.first_seen_at, d.code, d.outcome, d.recorded_at, d.last_fired_at,
                   d.last_fire_key, d.last_cron_slot)
-    return {row[0]: Memory(*row[1:]) for row in session.execute(stmt).all()}
+    if names is None or len(names) > _FEW:
+        return {row[0]: Memory(*row[1:]) for row in session.execute(stmt).all()}
+    out: dict[str, Memory] = {}
+    for chunk in _chunks(sorted(names)):
+        out.update({row[0]: Memory(*row[1:]) for row in session.execute(stmt.where(d.job_name.in_(chunk))).all()})
+    return out
 
 
 def in_flight(session: Any) -> dict[str, list[str]]:
@@ -214,7 +229,7 @@ def gather(store: Store, policies: Sequence[JobPolicy], now: datetime, cache: Lo
     t0 = time.perf_counter()
     scheduled = [p for p in policies if p.error is None and p.retrain is not None]
     with store.read() as s:
-        memory = memories(s)
+        memory = memories(s, [p.name for p in policies])
         models = current_models(s, scheduled)
         flight = in_flight(s)
         spent = queries.month_spend_microusd(s, month_start(now))

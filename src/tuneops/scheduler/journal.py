@@ -49,11 +49,17 @@ def _spread(job: str) -> float:
 
 def due(decision: Decision, memory: Memory | None, now: datetime, every: timedelta) -> bool:
     """Whether a skip decision should be recorded now (pure)."""
+    if memory is None or memory.code != decision.code or memory.outcome != decision.outcome:
+        return True
+    when = next_due(decision.job, memory, every)
+    return when is None or now >= when
+
+
+def next_due(job: str, memory: Memory | None, every: timedelta) -> datetime | None:
+    """When an unchanged skip of this job is next recorded (None: at once)."""
     if memory is None or memory.recorded_at is None:
-        return True
-    if memory.code != decision.code or memory.outcome != decision.outcome:
-        return True
-    return now - memory.recorded_at >= every * (1 + _spread(decision.job))
+        return None
+    return memory.recorded_at + every * (1 + _spread(job))
 
 
 @dataclass(frozen=True, slots=True)

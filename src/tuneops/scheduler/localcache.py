@@ -33,6 +33,11 @@ CREATE TABLE IF NOT EXISTS compare (
 CREATE TABLE IF NOT EXISTS filehash (
     path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS quiet (
+    ledger TEXT NOT NULL, job TEXT NOT NULL, inputs TEXT NOT NULL, seq INTEGER NOT NULL, since REAL NOT NULL,
+    until REAL NOT NULL, PRIMARY KEY (ledger, job)
+);
+CREATE TABLE IF NOT EXISTS quiet_mark (ledger TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL);
 """
 
 
@@ -83,12 +88,18 @@ class LocalCache:
     def put(self, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
         """Insert or replace rows in one transaction."""
         data = list(rows)
-        if self._db is None or not data:
+        if data:
+            self.write([(f"INSERT OR REPLACE INTO {table} VALUES ({','.join('?' * len(data[0]))})", data)])
+
+    def write(self, statements: Iterable[tuple[str, list[tuple[Any, ...]]]]) -> None:
+        """Run each statement over its rows, all in one transaction (statements without rows are left out)."""
+        todo = [(sql, rows) for sql, rows in statements if rows]
+        if self._db is None or not todo:
             return
-        marks = ",".join("?" * len(data[0]))
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", data)
+            for sql, rows in todo:
+                self._db.executemany(sql, rows)
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):

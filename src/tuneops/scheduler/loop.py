@@ -33,7 +33,7 @@ def health_line(n: int, r: TickReport) -> str:
     """One line per tick: what it saw and did, and how long it took."""
     held = ", ".join(f"{k} {v}" for k, v in sorted(r.held.items())) or "none"
     return (f"{r.at:%Y-%m-%d %H:%M:%S} tick {n}: {r.jobs} job spec(s), {r.scheduled} with a policy; fired "
-            f"{len(r.fired)}, held back {held}, skipped {r.skipped}, settled {len(r.settled)}, "
+            f"{len(r.fired)}, held back {held}, skipped {r.skipped} ({r.quiet} quiet), settled {len(r.settled)}, "
             f"{r.in_flight} run(s) in flight, {len(r.errors)} error(s); {r.seconds:.2f}s")
 
 

@@ -42,6 +42,7 @@ class TickReport:
     fired: list[dict[str, Any]] = field(default_factory=list)
     held: dict[str, int] = field(default_factory=dict)  # firing triggers held back, by gate
     skipped: int = 0
+    quiet: int = 0  # of the skipped: remembered decisions that still held (nothing they depend on changed)
     recorded: int = 0
     refused: list[dict[str, Any]] = field(default_factory=list)
     settled: list[dict[str, Any]] = field(default_factory=list)
@@ -121,24 +122,65 @@ def _refresh(ctx: SchedulerContext, facts: Facts, verdicts: dict[str, tuple[Verd
     return replace(facts, jobs=jobs)
 
 
-def _decide(ctx: SchedulerContext, now: datetime, report: TickReport) -> tuple[Any, ...]:
-    """Policies -> facts -> every trigger's verdict."""
+@dataclass
+class _Pass:
+    """What deciding produced, for the rest of the tick."""
+
+    facts: Facts
+    policies: list[JobPolicy]
+    verdicts: dict[str, tuple[Verdict, ...]]
+    tracked: set[str]
+    quiet: set[str] = field(default_factory=set)
+    inputs: dict[str, str] = field(default_factory=dict)
+    head: Any = None  # the ledger mark read before the facts (quiet.LedgerMark), when skipping quiet jobs
+
+
+def _quiet(ctx: SchedulerContext, policies: list[JobPolicy], tracked: set[str], now: datetime,
+           step: _Pass) -> None:
+    """Find the tracked jobs whose remembered decision still holds (read before any fact is)."""
+    from tuneops.scheduler import quiet
+
+    step.inputs = quiet.inputs(p for p in policies if p.name in tracked)
+    with ctx.store.read() as s:
+        step.head = quiet.ledger_mark(s)
+        step.quiet = quiet.quiet_jobs(s, ctx.quiet, step.inputs, now, step.head)
+
+
+def _decide(ctx: SchedulerContext, now: datetime, report: TickReport) -> _Pass:
+    """Policies -> facts -> every trigger's verdict (for the jobs that are not quiet)."""
     t = time.perf_counter()
     policies = load_policies(ctx.jobs_dir, ctx.cache, ctx.policy_memo)
     report.timings["policies"] = time.perf_counter() - t
-    files, hashes = ctx.file_states()
-    facts = gather(ctx.store, policies, now, ctx.cache, snapshot_dir=ctx.cache_dir, files=files, hashes=hashes)
-    report.timings.update({f"facts.{k}": v for k, v in facts.timings.items()})
     report.jobs = len(policies)
     scheduled = {p.name for p in policies if p.error is None and p.retrain is not None}
     report.scheduled = len(scheduled)
     # Broken specs are tracked too, so the trail says why a job stopped being considered.
     tracked = scheduled | {p.name for p in policies if p.error is not None}
+    step = _Pass(facts=None, policies=policies, verdicts={}, tracked=tracked)  # type: ignore[arg-type]
+    if ctx.skip_quiet:
+        t = time.perf_counter()
+        _quiet(ctx, policies, tracked, now, step)
+        report.timings["quiet"] = time.perf_counter() - t
+    files, hashes = ctx.file_states()
+    active = [p for p in policies if p.name not in step.quiet]
+    step.facts = gather(ctx.store, active, now, ctx.cache, snapshot_dir=ctx.cache_dir, files=files, hashes=hashes)
+    report.timings.update({f"facts.{k}": v for k, v in step.facts.timings.items()})
     t = time.perf_counter()
-    journal.ensure_seen(ctx.store, sorted(j for j in tracked if facts.jobs[j].memory is None), now)
-    verdicts = {job: evaluate(f, now) for job, f in facts.jobs.items() if job in scheduled}
+    journal.ensure_seen(ctx.store, sorted(j for j, f in step.facts.jobs.items()
+                                          if j in tracked and f.memory is None), now)
+    step.verdicts = {job: evaluate(f, now) for job, f in step.facts.jobs.items() if job in scheduled}
     report.timings["decide"] = time.perf_counter() - t
-    return facts, policies, verdicts, scheduled, tracked
+    return step
+
+
+def _remember(ctx: SchedulerContext, step: _Pass, decisions: dict[str, Decision], now: datetime) -> None:
+    """Remember the decisions this tick worked out that stay the same until something changes."""
+    from tuneops.scheduler.quiet import stable_until
+
+    every = journal.record_every()
+    worked_out = {job: (step.inputs[job], stable_until(d, step.facts.jobs[job].memory, now, every))
+                  for job, d in decisions.items() if job in step.inputs}
+    ctx.quiet.remember(step.head, worked_out, now)
 
 
 def tick(ctx: SchedulerContext, *, submit: bool = True, advance: bool = True) -> TickReport:
@@ -151,10 +193,11 @@ def tick(ctx: SchedulerContext, *, submit: bool = True, advance: bool = True) ->
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
-        facts, policies, verdicts, _, tracked = _decide(ctx, now, report)
+        step = _decide(ctx, now, report)
     finally:
         if gc_was_on:
             gc.enable()
+    facts, policies, verdicts, tracked = step.facts, step.policies, step.verdicts, step.tracked
     if submit:  # re-scoring calls providers: not with the collector off
         facts = _refresh(ctx, facts, verdicts, report)
     t = time.perf_counter()
@@ -196,11 +239,14 @@ def tick(ctx: SchedulerContext, *, submit: bool = True, advance: bool = True) ->
     for d in decisions.values():
         if not d.fire and d.gate:
             report.held[d.gate] = report.held.get(d.gate, 0) + 1
-    report.skipped = sum(1 for j, d in decisions.items() if j in tracked and not d.fire)
+    report.quiet = len(step.quiet)
+    report.skipped = sum(1 for j, d in decisions.items() if j in tracked and not d.fire) + report.quiet
     t = time.perf_counter()
     memories = {j: f.memory for j, f in facts.jobs.items() if f.memory is not None}
     skips = [d for j, d in decisions.items() if j in tracked and not d.fire]
     report.recorded = journal.record_skips(ctx.store, skips, memories, now, actor=ctx.actor) if submit else 0
+    if submit and step.head is not None:
+        _remember(ctx, step, decisions, now)
     report.timings["record"] = time.perf_counter() - t
     if advance and submit:
         t = time.perf_counter()

@@ -32,6 +32,9 @@ class Verdict:
     fire_key: str | None = None
     needs_eval: bool = False  # the eval trigger waits for the alias holder to be scored again
     slot: datetime | None = None  # the cron slot a cron verdict is about
+    # When this (skip) verdict could change with nothing else changing: the next cron slot, the day a
+    # model reaches its age limit. None: not by the passing of time alone.
+    recheck_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,8 @@ def slots_between(expr: str, after: datetime, until: datetime, cap: int = MAX_MI
 def _waiting(expr: str, minute: datetime) -> Verdict:
     # The verdict most cron jobs get most minutes: the same object for every job on this schedule.
     latest, upcoming = _slots(expr, minute)
-    return Verdict("cron", False, f"cron {expr}: next slot {_at(upcoming)}", "cron:wait", slot=latest)
+    return Verdict("cron", False, f"cron {expr}: next slot {_at(upcoming)}", "cron:wait", slot=latest,
+                   recheck_at=upcoming)
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,8 @@ class CronTrigger:
         if late > self.grace and self.misfire == "skip":
             return Verdict(self.rule, False, f"cron {self.expr}: slot {_at(slot)} missed by {_ago(late)} (more than "
                            f"the {_ago(self.grace)} grace; misfire = \"skip\"); next slot "
-                           f"{_at(next_slot(self.expr, now))}", "cron:missed", slot=slot)
+                           f"{_at(next_slot(self.expr, now))}", "cron:missed", slot=slot,
+                           recheck_at=next_slot(self.expr, now))
         reason = f"cron {self.expr}: slot {_at(slot)}"
         if missed > 1 or late > self.grace:
             more = "+" if missed >= MAX_MISSED else ""
@@ -256,7 +261,8 @@ class ModelAgeTrigger:
         if age >= self.max_age:
             return Verdict(self.rule, True, f"{what}, at least the {_ago(self.max_age)} retrain.max_age_days allows",
                            "age:old", f"age:{model.id}")
-        return Verdict(self.rule, False, f"{what} (limit {_ago(self.max_age)})", "age:young")
+        return Verdict(self.rule, False, f"{what} (limit {_ago(self.max_age)})", "age:young",
+                       recheck_at=model.created_at + self.max_age)
 
 
 @dataclass(frozen=True)
@@ -281,7 +287,7 @@ class BaseShutdownTrigger:
                            f"{when:%Y-%m-%d} (in {_ago(max(left, timedelta(0)))}); change model.base if the "
                            "retrain should move off it", "shutdown:near", f"shutdown:{model.base_model}")
         return Verdict(self.rule, False, f"shutdown: {model.base_model} serves until {when:%Y-%m-%d}",
-                       "shutdown:far")
+                       "shutdown:far", recheck_at=when - self.within)
 
 
 @lru_cache(maxsize=4096)

@@ -1,0 +1,165 @@
+"""Quiet jobs: a tick does not work out again a decision nothing has changed, and anything that could
+change it (the spec, the training data, the ledger, the time, another ledger) wakes the job up."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tuneops import audit
+from tuneops.cli import main
+from tuneops.clock import utcnow
+from tuneops.scheduler.context import SchedulerContext
+from tuneops.scheduler.tick import TickReport, tick
+from tuneops.store import open_store
+
+SPEC = """\
+name = "{name}"
+[model]
+provider = "sandbox"
+base = "sandbox-mini"
+[data]
+train = "data/{name}.jsonl"
+[hyperparameters]
+epochs = 1
+[retrain]
+{rules}
+cooldown_hours = 0
+"""
+
+
+def _rows(n: int, start: int = 0) -> str:
+    return "".join(json.dumps({"messages": [{"role": "user", "content": f"ticket {k}: where is my invoice?"},
+                                            {"role": "assistant", "content": "billing"}]}) + "\n"
+                   for k in range(start, start + n))
+
+
+def _job(jobs: Path, name: str, rules: str, examples: int = 2) -> Path:
+    (jobs / "data").mkdir(parents=True, exist_ok=True)
+    (jobs / "data" / f"{name}.jsonl").write_text(_rows(examples))
+    spec = jobs / f"{name}.toml"
+    spec.write_text(SPEC.format(name=name, rules=rules))
+    return spec
+
+
+class Ticker:
+    """Ticks in this process at chosen times, over one jobs directory, ledger and cache."""
+
+    def __init__(self, url: str, jobs: Path, cache: Path):
+        self.url, self.jobs, self.cache = url, jobs, cache
+
+    def __call__(self, at: datetime, *, full: bool = False) -> TickReport:
+        ctx = SchedulerContext(store=open_store(self.url), jobs_dir=self.jobs, cache_dir=self.cache,
+                               clock=lambda: at, skip_quiet=not full)
+        try:
+            report = tick(ctx, advance=False)
+        finally:
+            ctx.close()
+            ctx.store.close()
+        assert report.errors == []
+        return report
+
+    def settle(self, at: datetime) -> TickReport:
+        """Tick until a tick works out nothing again (the one after a recorded decision still does)."""
+        for i in range(4):
+            report = self(at + timedelta(seconds=i))
+            if report.quiet == report.scheduled:
+                return report
+        raise AssertionError(f"jobs never went quiet: {report.as_dict()}")
+
+
+@pytest.fixture
+def ticker(any_db_url: str, tmp_path: Path, sandbox_env: object) -> Iterator[Ticker]:
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    yield Ticker(any_db_url, jobs, tmp_path / "cache")
+
+
+T0 = datetime(2026, 11, 23, 10, 0)
+
+
+def _fired(report: TickReport) -> list[str]:
+    return sorted(f["job"] for f in report.fired)
+
+
+def test_an_unchanged_job_is_not_worked_out_again_until_its_time_comes(ticker: Ticker) -> None:
+    for i in range(5):
+        _job(ticker.jobs, f"daily-{i}", 'cron = "15 10 * * *"')
+    first = ticker(T0)
+    assert (first.quiet, first.recorded, first.skipped) == (0, 5, 5)
+    quiet = ticker.settle(T0 + timedelta(minutes=1))
+    assert (quiet.quiet, quiet.skipped, quiet.recorded, quiet.fired) == (5, 5, 0, [])
+    full = ticker(T0 + timedelta(minutes=2), full=True)
+    assert (full.quiet, full.skipped, full.fired) == (0, 5, [])
+    # 10:15: the cron slot comes, and with it every job's turn, though nothing else changed.
+    assert ticker(T0 + timedelta(minutes=14, seconds=59)).quiet == 5
+    due = ticker(T0 + timedelta(minutes=15, seconds=30))
+    assert _fired(due) == [f"daily-{i}" for i in range(5)] and due.quiet == 0
+
+
+@pytest.mark.parametrize("change", ["data", "spec"])
+def test_a_changed_training_file_or_spec_wakes_its_job(ticker: Ticker, change: str) -> None:
+    spec = _job(ticker.jobs, "grows", "new_examples = 3")
+    _job(ticker.jobs, "stays", "new_examples = 3")
+    ticker.settle(T0)
+    if change == "data":
+        with (ticker.jobs / "data" / "grows.jsonl").open("a") as f:
+            f.write(_rows(1, start=100))
+    else:
+        spec.write_text(spec.read_text().replace("new_examples = 3", "new_examples = 2"))
+    report = ticker(T0 + timedelta(minutes=5))
+    assert _fired(report) == ["grows"] and report.quiet == 1  # "stays" was not worked out again
+
+
+def test_a_new_model_in_the_ledger_wakes_its_job_and_its_age_limit_fires_on_time(
+        ticker: Ticker, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _job(ticker.jobs, "aging", "max_age_days = 10", examples=12)
+    now = utcnow()
+    quiet = ticker.settle(now + timedelta(days=5))
+    assert quiet.quiet == 1  # "age: no model yet"
+    assert main(["--db", ticker.url, "submit", str(spec), "--watch", "--json"]) == 0  # writes run and model events
+    capsys.readouterr()
+    woken = ticker(now + timedelta(days=5, minutes=10))
+    assert woken.quiet == 0 and woken.recorded == 1  # now "age: ... old (limit 10 days)"
+    assert ticker.settle(now + timedelta(days=5, minutes=11)).quiet == 1
+    assert _fired(ticker(now + timedelta(days=10, minutes=30))) == ["aging"]
+
+
+@pytest.mark.parametrize("how", ["event-naming-no-job", "trail-started-over"])
+def test_events_naming_no_job_or_a_trail_started_over_wake_every_job(ticker: Ticker, how: str) -> None:
+    for i in range(3):
+        _job(ticker.jobs, f"nightly-{i}", 'cron = "0 3 * * *"')
+    ticker.settle(T0)
+    store = open_store(ticker.url)
+    with store.write() as s:
+        if how == "trail-started-over":
+            # A restored or re-created ledger at the same URL: more events than before, other hashes.
+            s.execute(text("DELETE FROM audit_event"))
+            s.execute(text("DELETE FROM audit_head"))
+            for _ in range(8):
+                audit.append(s, "run.admitted", "run", "run_x", job_name="elsewhere")
+        else:
+            audit.append(s, "eval.completed", "eval", "eval_base", details={"model": "sandbox-mini"})
+    store.close()
+    assert ticker(T0 + timedelta(minutes=5)).quiet == 0
+
+
+def test_tick_json_and_health_line_say_how_many_jobs_were_quiet(tmp_path: Path, sandbox_env: object,
+                                                                capsys: pytest.CaptureFixture[str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    _job(jobs, "nightly", 'cron = "0 3 * * *"')
+    monkeypatch.chdir(tmp_path)
+    run: Callable[..., dict] = lambda *extra: (main(["schedule", "tick", "--json", *extra]), # noqa: E731
+                                               json.loads(capsys.readouterr().out))[1]
+    reports = [run() for _ in range(3)]
+    assert [r["quiet"] for r in reports] == [0, 0, 1]
+    assert run("--full")["quiet"] == 0
+    assert main(["schedule", "tick"]) == 0
+    assert "skipped 1 (1 quiet)" in capsys.readouterr().out
