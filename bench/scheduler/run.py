@@ -105,8 +105,10 @@ def fill(url: str, names: list[str], runs: int, eval_sha: str) -> float:
                               "trigger": "manual", "actor": "bench", "estimate_microusd": 1000,
                               "cost_microusd": 900 if state == "succeeded" else None,
                               "created_at": created, "updated_at": created,
-                              # In flight, polled every few minutes: not due in the ticks measured here.
-                              "next_poll_at": now + timedelta(hours=1) if state == "running" else None})
+                              "provider_job_id": f"ftjob-{rid}" if state == "running" else None,
+                              # In flight, but not due for a poll in any tick measured here (tick 8 is
+                              # 75 minutes on): polling is the provider's time, not the scheduler's.
+                              "next_poll_at": now + timedelta(days=1) if state == "running" else None})
                 if k >= per_job - 1 - MODELS_PER_JOB and state == "succeeded":
                     model_rows.append({"provider": "sandbox", "provider_model_id": f"ft:{rid}", "run_id": rid,
                                        "job_name": name, "base_model": "sandbox-mini", "train_sha256": "a" * 64,

@@ -4,6 +4,10 @@ change it (the spec, the training data, the ledger, the time, another ledger) wa
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -163,3 +167,44 @@ def test_tick_json_and_health_line_say_how_many_jobs_were_quiet(tmp_path: Path, 
     assert run("--full")["quiet"] == 0
     assert main(["schedule", "tick"]) == 0
     assert "skipped 1 (1 quiet)" in capsys.readouterr().out
+
+
+def _tick_process(url: str, cwd: Path) -> tuple[dict, bool]:
+    """`tuneops schedule tick --json` in a fresh interpreter: its report, and whether it loaded the ORM."""
+    code = ("import sys, json; from tuneops.cli import main; rc = main(['--db', sys.argv[1], 'schedule', 'tick', "
+            "'--json']); print(json.dumps(any(m.split('.')[0] in ('sqlalchemy', 'sqlmodel') for m in sys.modules)));"
+            " sys.exit(rc)")
+    done = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "TUNEOPS_HOME": str(cwd / ".tuneops")})
+    assert done.returncode == 0, done.stderr[-3000:]
+    report, _, orm = done.stdout.rstrip().rpartition("\n")
+    return json.loads(report), json.loads(orm)
+
+
+def test_a_tick_with_nothing_to_do_answers_without_loading_the_orm(any_db_url: str, tmp_path: Path,
+                                                                   sandbox_env: object) -> None:
+    # Most one-minute ticks find every job quiet and nothing in flight: start-up is what they cost.
+    jobs = tmp_path / "jobs"
+    for i in range(3):  # real time here: a slot this test will not live to see
+        _job(jobs, f"yearly-{i}", 'cron = "0 0 1 1 *"')
+    _job(jobs, "grows", "new_examples = 13", examples=12)  # a provider trains on 10 examples or more
+    reports = [_tick_process(any_db_url, tmp_path) for _ in range(3)]
+    assert [(r["quiet"], orm) for r, orm in reports] == [(0, True), (0, True), (4, False)]
+    idle = reports[2][0]
+    assert idle["skipped"] == 4 and idle["fired"] == [] and idle["errors"] == [] and idle["jobs"] == 4
+    # Something to do (new data for one job): the full tick runs, and fires it.
+    with (jobs / "data" / "grows.jsonl").open("a") as f:
+        f.write(_rows(1, start=100))
+    report, orm = _tick_process(any_db_url, tmp_path)
+    assert orm and [f["job"] for f in report["fired"]] == ["grows"] and report["quiet"] == 3
+    assert report["refused"] == [] and report["in_flight"] == 1
+    # Its fire is in flight (its job may well be quiet meanwhile): ticks poll the run and settle the fire.
+    deadline = time.monotonic() + 120
+    settled: list[dict] = []
+    while not settled:
+        assert time.monotonic() < deadline, "the fire was never settled"
+        time.sleep(0.5)
+        report, orm = _tick_process(any_db_url, tmp_path)
+        assert report["errors"] == []
+        settled = report["settled"]
+    assert orm and [(f["job"], f["outcome"]) for f in settled] == [("grows", "succeeded")]

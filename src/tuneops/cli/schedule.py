@@ -89,19 +89,22 @@ def tick_cmd(
     full: bool = typer.Option(False, "--full", help=FULL_HELP),
 ) -> None:
     """One scheduler pass (for cron or a Kubernetes CronJob): decide, fire, submit, advance, promote."""
-    from rich.markup import escape
+    from tuneops.scheduler.report import health_line
 
-    from tuneops.scheduler.loop import health_line
-    from tuneops.scheduler.tick import tick
+    report = None if full else _idle(jobs)
+    if report is None:
+        from tuneops.scheduler.tick import tick
 
-    ctx = _context(jobs, lease_ttl, full=full)
-    try:
-        report = tick(ctx)
-    finally:
-        ctx.close()
+        ctx = _context(jobs, lease_ttl, full=full)
+        try:
+            report = tick(ctx)
+        finally:
+            ctx.close()
     if as_json:
         state.print_json(report.as_dict())
     else:
+        from rich.markup import escape
+
         out = state.console()
         out.print(escape(health_line(1, report)))
         for f in report.fired:
@@ -111,8 +114,25 @@ def tick_cmd(
         for f in report.refused:
             out.print(f"[yellow]refused[/] {escape(f['job'])}: {escape(f['message'] or '')}")
     for e in report.errors:
+        from rich.markup import escape
+
         state.err_console().print(f"[bold red]error:[/] {escape(e)}", soft_wrap=True)
     raise typer.Exit(1 if report.errors else 0)
+
+
+def _idle(jobs: Path) -> Any:
+    """The report of a tick with nothing to do, read without the ORM; None when there is work (see
+    ``tuneops.scheduler.idle``)."""
+    from tuneops.clock import utcnow
+    from tuneops.scheduler.idle import idle_tick
+    from tuneops.scheduler.localcache import LocalCache, default_dir
+
+    cache = LocalCache(default_dir())
+    try:
+        with state.reader() as reader:
+            return idle_tick(reader, jobs, cache, utcnow())
+    finally:
+        cache.close()
 
 
 @schedule_app.command("run")

@@ -48,7 +48,6 @@ class SchedulerContext:
     _hashes: Any = None
     # Skip jobs whose remembered decision still holds (see ``quiet``); False works out every job.
     skip_quiet: bool = True
-    _quiet: Any = None
 
     @property
     def orch(self) -> Orchestrator:
@@ -73,15 +72,6 @@ class SchedulerContext:
         if self._cache is None:
             self._cache = LocalCache(self.cache_dir or default_dir())
         return self._cache
-
-    @property
-    def quiet(self) -> Any:
-        """The decisions this machine remembers for this ledger (``quiet.QuietJobs``)."""
-        if self._quiet is None:
-            from tuneops.scheduler.quiet import QuietJobs
-
-            self._quiet = QuietJobs(self.cache, self.store.url)
-        return self._quiet
 
     def file_states(self) -> tuple[Any, Any]:
         """The data-file and eval-set states this process keeps between ticks."""
@@ -109,4 +99,4 @@ class SchedulerContext:
             self.pool.close()
         if self._cache is not None:
             self._cache.close()
-            self._cache = self._files = self._hashes = self._quiet = None
+            self._cache = self._files = self._hashes = None

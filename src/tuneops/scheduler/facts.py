@@ -17,17 +17,15 @@ from typing import Any
 import orjson
 from sqlalchemy import func, select, tuple_
 
-from tuneops.provider import RunStatus
 from tuneops.scheduler.datafiles import DataChange, DataFiles, FileHashes
 from tuneops.scheduler.localcache import LocalCache
 from tuneops.scheduler.policy import JobPolicy
 from tuneops.store import Store, queries
 from tuneops.store.eval_tables import AliasRow, EvalRunRow
-from tuneops.store.scheduler_tables import FIRE_ACTIVE_STATES, DecisionRow, FireRow
+from tuneops.store.scheduler_tables import DecisionRow, FireRow
+from tuneops.store.states import ACTIVE_RUN_STATES, FIRE_ACTIVE_STATES
 from tuneops.store.tables import ModelRow, RunRow
 
-# Every run state that may still change: the local phases, then the provider's non-terminal ones.
-ACTIVE_RUN_STATES = (*queries.LOCAL_STATES, *(s.value for s in RunStatus if not s.terminal))
 _CHUNK = 2000  # names per IN (...) list, well under every driver's limit on bound parameters
 # Up to this many jobs, facts are looked up by job name; beyond it, whole tables are joined once (an IN
 # list of thousands of names costs PostgreSQL a scan per chunk). A tick that skips quiet jobs usually

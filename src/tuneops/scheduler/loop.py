@@ -24,17 +24,10 @@ from sqlalchemy import select
 
 from tuneops.scheduler.context import SchedulerContext
 from tuneops.scheduler.policy import load_policies
-from tuneops.scheduler.tick import TickReport, settle, tick
+from tuneops.scheduler.report import TickReport, health_line  # noqa: F401  (imported from here too)
+from tuneops.scheduler.tick import settle, tick
 from tuneops.store import queries
 from tuneops.store.scheduler_tables import FIRE_ACTIVE_STATES, FireRow
-
-
-def health_line(n: int, r: TickReport) -> str:
-    """One line per tick: what it saw and did, and how long it took."""
-    held = ", ".join(f"{k} {v}" for k, v in sorted(r.held.items())) or "none"
-    return (f"{r.at:%Y-%m-%d %H:%M:%S} tick {n}: {r.jobs} job spec(s), {r.scheduled} with a policy; fired "
-            f"{len(r.fired)}, held back {held}, skipped {r.skipped} ({r.quiet} quiet), settled {len(r.settled)}, "
-            f"{r.in_flight} run(s) in flight, {len(r.errors)} error(s); {r.seconds:.2f}s")
 
 
 def write_health(path: Path, n: int, r: TickReport) -> None:

@@ -27,12 +27,15 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
-from tuneops.scheduler.facts import Memory
 from tuneops.scheduler.localcache import LocalCache
 from tuneops.scheduler.policy import JobPolicy
-from tuneops.scheduler.triggers import Decision
+
+if TYPE_CHECKING:  # quiet is read before anything imports the ORM (see scheduler.idle)
+    from tuneops.scheduler.facts import Memory
+    from tuneops.scheduler.triggers import Decision
+    from tuneops.store.reader import Reader
 
 # The longest a decision is reused without being worked out again.
 MAX_QUIET = timedelta(hours=1)
@@ -46,9 +49,11 @@ def _seconds(t: datetime) -> float:
     return (t - _EPOCH).total_seconds()
 
 
-def ledger_key(url: str) -> str:
-    """The cache's name for a ledger (a digest: the URL may carry a password)."""
-    return hashlib.sha256(url.encode()).hexdigest()[:24]
+def ledger_id(reader: Reader) -> str:
+    """What names a ledger in the cache: the hash of its first audit event (the same whichever URL reaches
+    it, and unlike any other ledger's), or "empty"."""
+    rows = reader.rows("SELECT hash FROM audit_event WHERE seq = 1")
+    return str(rows[0][0]) if rows else "empty"
 
 
 class _Stats:
@@ -91,43 +96,30 @@ class LedgerMark:
     hash: str
 
 
-def ledger_mark(session: Any) -> LedgerMark:
+def ledger_mark(reader: Reader) -> LedgerMark:
     """The chain head now (0 for an empty ledger)."""
-    from sqlalchemy import select
-
-    from tuneops.store.audit_tables import HEAD_ID, AuditHeadRow
-
-    row = session.execute(select(AuditHeadRow.seq, AuditHeadRow.hash)
-                          .where(AuditHeadRow.id == HEAD_ID)).first()  # type: ignore[arg-type]
-    return LedgerMark(0, "") if row is None else LedgerMark(int(row[0]), str(row[1]))
+    rows = reader.rows("SELECT seq, hash FROM audit_head")  # one row, or none before the first event
+    return LedgerMark(int(rows[0][0]), str(rows[0][1])) if rows else LedgerMark(0, "")
 
 
-def latest_events(session: Any, since: int, now: LedgerMark) -> dict[str | None, int] | None:
+def latest_events(reader: Reader, since: int, now: LedgerMark) -> dict[str | None, int] | None:
     """The newest sequence number after ``since`` (up to ``now``) naming each job (None: events naming no
     job); None when there are so many that working every job out again is cheaper."""
-    from sqlalchemy import func, select
-
-    from tuneops.store.tables import AuditEventRow
-
     if now.seq - since > MAX_EVENTS:
         return None
-    e = AuditEventRow.__table__.c  # type: ignore[attr-defined]
-    stmt = select(e.job_name, func.max(e.seq)).where(e.seq > since, e.seq <= now.seq).group_by(e.job_name)
-    return {name: int(seq) for name, seq in session.execute(stmt).all()}
+    rows = reader.rows("SELECT job_name, MAX(seq) FROM audit_event WHERE seq > ? AND seq <= ? GROUP BY job_name",
+                       (since, now.seq))
+    return {name: int(seq) for name, seq in rows}
 
 
-def same_ledger(session: Any, mark: LedgerMark | None, now: LedgerMark) -> bool:
+def same_ledger(reader: Reader, mark: LedgerMark | None, now: LedgerMark) -> bool:
     """Whether the ledger is the one a remembered mark was taken on (its event there has that hash)."""
-    from sqlalchemy import select
-
-    from tuneops.store.tables import AuditEventRow
-
     if mark is None or mark.seq > now.seq:
         return False
     if mark.seq == 0 or mark == now:
         return True
-    e = AuditEventRow.__table__.c  # type: ignore[attr-defined]
-    return session.execute(select(e.hash).where(e.seq == mark.seq)).scalar() == mark.hash
+    rows = reader.rows("SELECT hash FROM audit_event WHERE seq = ?", (mark.seq,))
+    return bool(rows) and rows[0][0] == mark.hash
 
 
 def stable_until(decision: Decision, memory: Memory | None, now: datetime, every: timedelta) -> datetime | None:
@@ -159,7 +151,7 @@ class QuietJobs:
 
     def __init__(self, cache: LocalCache, ledger: str):
         self.cache = cache
-        self.ledger = ledger_key(ledger)
+        self.ledger = ledger  # ledger_id
 
     def mark(self) -> LedgerMark | None:
         """The head seen by the tick that last wrote here (to tell that the ledger is still the same one)."""
@@ -191,16 +183,16 @@ class QuietJobs:
                           ("DELETE FROM quiet_mark WHERE ledger = ?", [(self.ledger,)])])
 
 
-def quiet_jobs(session: Any, memory: QuietJobs, job_inputs: Mapping[str, str], now: datetime,
+def quiet_jobs(reader: Reader, memory: QuietJobs, job_inputs: Mapping[str, str], now: datetime,
                head: LedgerMark) -> set[str]:
     """Jobs whose remembered decision still holds: same inputs, no audit event since, its time not come."""
-    if not same_ledger(session, memory.mark(), head):
+    if not same_ledger(reader, memory.mark(), head):
         memory.forget()
         return set()
     remembered = memory.remembered(now)
     if not remembered:
         return set()
-    latest = latest_events(session, min(seq for _, seq in remembered.values()), head)
+    latest = latest_events(reader, min(seq for _, seq in remembered.values()), head)
     if latest is None:
         return set()
     anonymous = latest.get(None, 0)

@@ -24,39 +24,13 @@ from tuneops.scheduler.context import MAX_ATTEMPTS, SchedulerContext
 from tuneops.scheduler.facts import ACTIVE_RUN_STATES, Facts, gather
 from tuneops.scheduler.leases import acquire, claim_fires
 from tuneops.scheduler.policy import JobPolicy, load_policies
+from tuneops.scheduler.report import TickReport
 from tuneops.scheduler.triggers import Decision, Verdict, decide, evaluate, with_budget
 from tuneops.store import queries
 from tuneops.store.scheduler_tables import FIRE_ACTIVE_STATES, FireRow
 from tuneops.store.tables import RunRow
 
 SYNC_LEASE = "sync"
-
-
-@dataclass
-class TickReport:
-    """What one pass did, for the health line, `tick --json` and tests."""
-
-    at: datetime
-    jobs: int = 0
-    scheduled: int = 0
-    fired: list[dict[str, Any]] = field(default_factory=list)
-    held: dict[str, int] = field(default_factory=dict)  # firing triggers held back, by gate
-    skipped: int = 0
-    quiet: int = 0  # of the skipped: remembered decisions that still held (nothing they depend on changed)
-    recorded: int = 0
-    refused: list[dict[str, Any]] = field(default_factory=list)
-    settled: list[dict[str, Any]] = field(default_factory=list)
-    reaped: list[str] = field(default_factory=list)  # fires taken over from a process that died
-    rescored: list[str] = field(default_factory=list)
-    synced: int = 0
-    in_flight: int = 0
-    errors: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        return dict(self.__dict__)
 
 
 def fired_keys(ctx: SchedulerContext, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -133,17 +107,20 @@ class _Pass:
     quiet: set[str] = field(default_factory=set)
     inputs: dict[str, str] = field(default_factory=dict)
     head: Any = None  # the ledger mark read before the facts (quiet.LedgerMark), when skipping quiet jobs
+    memory: Any = None  # quiet.QuietJobs of this ledger
 
 
 def _quiet(ctx: SchedulerContext, policies: list[JobPolicy], tracked: set[str], now: datetime,
            step: _Pass) -> None:
     """Find the tracked jobs whose remembered decision still holds (read before any fact is)."""
     from tuneops.scheduler import quiet
+    from tuneops.store.reader import of_store
 
     step.inputs = quiet.inputs(p for p in policies if p.name in tracked)
-    with ctx.store.read() as s:
-        step.head = quiet.ledger_mark(s)
-        step.quiet = quiet.quiet_jobs(s, ctx.quiet, step.inputs, now, step.head)
+    with of_store(ctx.store) as reader:
+        step.head = quiet.ledger_mark(reader)
+        step.memory = quiet.QuietJobs(ctx.cache, quiet.ledger_id(reader))
+        step.quiet = quiet.quiet_jobs(reader, step.memory, step.inputs, now, step.head)
 
 
 def _decide(ctx: SchedulerContext, now: datetime, report: TickReport) -> _Pass:
@@ -180,7 +157,7 @@ def _remember(ctx: SchedulerContext, step: _Pass, decisions: dict[str, Decision]
     every = journal.record_every()
     worked_out = {job: (step.inputs[job], stable_until(d, step.facts.jobs[job].memory, now, every))
                   for job, d in decisions.items() if job in step.inputs}
-    ctx.quiet.remember(step.head, worked_out, now)
+    step.memory.remember(step.head, worked_out, now)
 
 
 def tick(ctx: SchedulerContext, *, submit: bool = True, advance: bool = True) -> TickReport:

@@ -13,11 +13,8 @@ from sqlmodel import Session
 
 from tuneops.clock import utcnow
 from tuneops.errors import RunNotFound, TuneopsError
+from tuneops.store.states import LOCAL_STATES, TERMINAL_STATES  # noqa: F401  (imported from here too)
 from tuneops.store.tables import ModelRow, RunEventRow, RunRow, UploadRow
-
-# Run states before the provider has acknowledged the job.
-LOCAL_STATES = ("admitted", "submitting")
-TERMINAL_STATES = ("succeeded", "failed", "cancelled")
 
 
 def get_run(session: Session, run_id: str) -> RunRow:

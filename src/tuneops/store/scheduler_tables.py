@@ -14,13 +14,11 @@ from datetime import datetime
 from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+# Fire states (see tuneops.store.states): claimed (its runs are being admitted, under a lease) ->
+# submitted (runs at the provider; leased again while its models are evaluated and promoted) -> done;
+# refused when no run could be admitted; failed when its work failed too often.
+from tuneops.store.states import FIRE_ACTIVE_STATES, FIRE_FINAL_STATES  # noqa: F401  (imported from here too)
 from tuneops.store.tables import ModelRow, RunRow
-
-# Fire states: claimed (its runs are being admitted, under a lease) -> submitted (runs at the provider;
-# leased again while its models are evaluated and promoted) -> done; refused when no run could be
-# admitted; failed when its work failed too often.
-FIRE_ACTIVE_STATES = ("claimed", "submitted")
-FIRE_FINAL_STATES = ("done", "refused", "failed")
 
 
 class DecisionRow(SQLModel, table=True):
