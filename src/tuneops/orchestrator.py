@@ -399,7 +399,7 @@ class Orchestrator(RunTracking):
             prior = run.state
             run.state = "failed"
             run.error_code = getattr(exc, "code", None)
-            run.error_message = str(exc)
+            run.error_message = audit.redact(str(exc))
             run.finished_at = run.updated_at = self.clock()
             run.lease_owner = run.lease_expires_at = None
             s.add(run)

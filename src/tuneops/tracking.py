@@ -148,7 +148,7 @@ class RunTracking:
             prior = run.state
             new = job.status.value
             run.provider_status = job.raw_status
-            run.raw_job = json.dumps(dict(job.raw), default=str)
+            run.raw_job = audit.redact(json.dumps(dict(job.raw), default=str))
             run.updated_at = now
             if job.trained_tokens is not None:
                 run.trained_tokens = job.trained_tokens
@@ -179,7 +179,8 @@ class RunTracking:
                             "dataset_sha256": run.train_sha256}
             elif job.status in (RunStatus.FAILED, RunStatus.CANCELLED):
                 run.finished_at = job.finished_at or now
-                run.error_code, run.error_message = job.error_code, job.error_message
+                run.error_code = job.error_code
+                run.error_message = audit.redact(job.error_message) if job.error_message else None
                 if job.status is RunStatus.FAILED:
                     action = "run.failed"
                     details |= {"error_code": job.error_code, "error_message": job.error_message}

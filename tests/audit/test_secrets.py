@@ -12,7 +12,11 @@ import pytest
 
 from tuneops import audit
 from tuneops.cli import main
-from tuneops.store import open_store
+from tuneops.clock import utcnow
+from tuneops.orchestrator import Orchestrator, ProviderPool
+from tuneops.provider import ProviderEvent, ProviderJob, RunStatus
+from tuneops.store import open_store, queries
+from tuneops.store.tables import RunRow
 
 PLANTED = {
     "OPENAI_API_KEY": "sk-planted-XYZ0123456789abcdefghijklmnopqrstuvwxyz",
@@ -118,3 +122,46 @@ def test_an_unlisted_detail_key_is_refused_not_stored() -> None:
     with pytest.raises(ValueError, match="not allow-listed"), store.write() as s:
         audit.append(s, "run.admitted", "run", "run_1", details={"api_key": PLANTED["OPENAI_API_KEY"]})
     assert audit.verify(store).events == 0
+
+
+class _KeyEchoingProvider:
+    """A provider whose failure quotes the API key back, in the job, its raw JSON and an event."""
+
+    def __init__(self, key: str):
+        self.key = key
+
+    def get(self, job_id: str) -> ProviderJob:
+        message = f"Incorrect API key provided: {self.key}"
+        return ProviderJob(job_id, RunStatus.FAILED, "failed", error_code="invalid_api_key", error_message=message,
+                           raw={"id": job_id, "status": "failed", "error": {"message": message}})
+
+    def events(self, job_id: str) -> list[ProviderEvent]:
+        return [ProviderEvent("ev_1", utcnow(), "error", f"authentication failed for {self.key}",
+                              {"header": f"Bearer {self.key}"})]
+
+    def close(self) -> None:
+        pass
+
+
+def test_provider_text_quoting_a_key_is_scrubbed_before_it_is_stored(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    _plant(monkeypatch)
+    key = PLANTED["OPENAI_API_KEY"]
+    store = open_store()
+    now = utcnow()
+    with store.write() as s:
+        s.add(RunRow(id="run_1", idempotency_key="tuneops-run_1", job_name="triage", spec_sha256="0" * 64,
+                     spec_json=json.dumps({"name": "triage", "model": {"provider": "sandbox", "base": "m"},
+                                           "data": {"train": "t.jsonl"}}),
+                     provider="sandbox", base_model="m", method="sft", state="running", provider_job_id="ftjob-1",
+                     train_sha256="1" * 64, created_at=now, updated_at=now))
+    pool = ProviderPool()
+    pool._cache["sandbox:{}"] = _KeyEchoingProvider(key)  # type: ignore[assignment]
+    orch = Orchestrator(store, pool)
+    run = orch.sync(orch.get("run_1"))
+    assert run.state == "failed" and run.error_message == "Incorrect API key provided: [redacted]"
+    with store.read() as s:
+        messages = [e.message for e in queries.run_events(s, "run_1")]
+    assert "authentication failed for [redacted]" in messages
+    store.close()
+    assert _scan_tree(tmp_path) == {}, "a key quoted by a provider reached the ledger"

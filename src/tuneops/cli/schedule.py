@@ -106,7 +106,7 @@ def tick_cmd(
         from rich.markup import escape
 
         out = state.console()
-        out.print(escape(health_line(1, report)))
+        out.print(escape(health_line(1, report)), soft_wrap=True)
         for f in report.fired:
             out.print(f"fired {escape(f['job'])}: {escape(f['reason'])} [dim]({f['fire_id']})[/]")
         for f in report.settled:

@@ -70,9 +70,11 @@ def add_event(session: Session, run_id: str, kind: str, message: str, *, data: A
             RunEventRow.run_id == run_id, RunEventRow.provider_event_id == provider_event_id)).first()
         if exists:
             return False
-    session.add(RunEventRow(run_id=run_id, at=at or utcnow(), kind=kind, message=message,
+    from tuneops.audit import redact  # provider text may quote a key back: never store it
+
+    session.add(RunEventRow(run_id=run_id, at=at or utcnow(), kind=kind, message=redact(message),
                             provider_event_id=provider_event_id,
-                            data=json.dumps(data, default=str) if data is not None else None))
+                            data=redact(json.dumps(data, default=str)) if data is not None else None))
     try:
         session.flush()
     except IntegrityError:  # a concurrent syncer stored it first
