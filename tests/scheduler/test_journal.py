@@ -35,7 +35,7 @@ def test_a_skip_is_recorded_on_a_new_reason_or_once_an_hour(any_db_url: str) -> 
     def tick(at: datetime, d: Decision) -> int:
         with store.read() as s:
             mem = memories(s)
-        return journal.record_skips(store, [d], mem, at, actor="scheduler@test", every=every)
+        return len(journal.record_skips(store, [d], mem, at, actor="scheduler@test", every=every))
 
     assert tick(T0, skip("triage")) == 1
     assert tick(T0 + timedelta(minutes=1), skip("triage", reason="age: 2.1 days old")) == 0  # same code
@@ -54,7 +54,7 @@ def test_two_processes_recording_the_same_skip_record_it_once(any_db_url: str) -
         stale = memories(s)  # both processes read the memory before either recorded
     first = journal.record_skips(store, [skip("a"), skip("b")], stale, T0, actor="p1")
     second = journal.record_skips(store, [skip("a"), skip("b")], stale, T0, actor="p2")
-    assert (first, second) == (2, 0)
+    assert (first, second) == (["a", "b"], [])
 
 
 def test_a_first_tick_over_many_jobs_appends_one_verified_chain(any_db_url: str) -> None:
@@ -65,7 +65,7 @@ def test_a_first_tick_over_many_jobs_appends_one_verified_chain(any_db_url: str)
     with store.read() as s:
         mem = memories(s)
     assert {m.first_seen_at for m in mem.values()} == {T0}
-    n = journal.record_skips(store, [skip(j) for j in jobs], mem, T0, actor="scheduler@test")
+    n = len(journal.record_skips(store, [skip(j) for j in jobs], mem, T0, actor="scheduler@test"))
     assert n == 1500 == _events(store)
     report = audit.verify(store)
     assert report.ok and report.events == 1500
@@ -76,7 +76,7 @@ def test_skips_quoting_a_spec_are_scrubbed_of_secrets(any_db_url: str, monkeypat
     store = open_store(any_db_url)
     journal.ensure_seen(store, ["x"], T0)
     bad = skip("x", code="spec:invalid", reason="jobs/x.toml: options: got 'sk-live-abcdefghijklmnop1234'")
-    assert journal.record_skips(store, [bad], {}, T0, actor="t") == 1
+    assert journal.record_skips(store, [bad], {}, T0, actor="t") == [bad.job]
     with store.read() as s:
         details = s.execute(select(AuditEventRow.details)).scalar_one()
     assert "sk-live" not in details and "[redacted]" in details

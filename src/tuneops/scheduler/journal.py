@@ -133,15 +133,14 @@ def upsert(dialect: str, model: Any) -> Any:
 
 
 def record_skips(store: Store, decisions: Sequence[Decision], memories: Mapping[str, Memory], now: datetime, *,
-                 actor: str, every: timedelta | None = None) -> int:
-    """Record the skip decisions that are due (see ``due``); returns how many were recorded."""
+                 actor: str, every: timedelta | None = None) -> list[str]:
+    """Record the skip decisions that are due (see ``due``); returns the jobs whose decision it recorded."""
     every = every or record_every()
     todo = {d.job: d for d in decisions if not d.fire and due(d, memories.get(d.job), now, every)}
     if not todo:
-        return 0
+        return []
     table = DecisionRow.__table__  # type: ignore[attr-defined]
     names = sorted(todo)
-    recorded = 0
     with store.write() as s:
         locked = []
         for i in range(0, len(names), _CHUNK):
@@ -151,16 +150,15 @@ def record_skips(store: Store, decisions: Sequence[Decision], memories: Mapping[
             locked += list(s.execute(stmt))
         fresh = [todo[row[0]] for row in locked if due(todo[row[0]], Memory(*row[1:]), now, every)]
         if not fresh:
-            return 0
+            return []
         s.execute(update(DecisionRow), [  # bulk UPDATE by primary key
             {"job_name": d.job, "outcome": "skip", "rule": d.rule, "code": d.code[:512], "reason": d.reason,
              "fire_key": None, "recorded_at": now} for d in fresh])
         plain = [d for d in fresh if not d.code.startswith("spec:")]
         outside = [d for d in fresh if d.code.startswith("spec:")]
-        recorded += append_many(s, [Event("schedule.skip", "job", d.job, d.job, decision_details(d)) for d in plain],
-                                actor=actor, at=now)
+        append_many(s, [Event("schedule.skip", "job", d.job, d.job, decision_details(d)) for d in plain],
+                    actor=actor, at=now)
         for d in outside:  # spec errors quote the spec: audit.append scrubs anything secret-shaped
             audit.append(s, "schedule.skip", "job", d.job, job_name=d.job, details=decision_details(d),
                          actor=actor, at=now)
-            recorded += 1
-    return recorded
+    return [d.job for d in fresh]

@@ -112,6 +112,16 @@ def latest_events(reader: Reader, since: int, now: LedgerMark) -> dict[str | Non
     return {name: int(seq) for name, seq in rows}
 
 
+def sole_events(reader: Reader, since: LedgerMark, jobs: set[str]) -> dict[str, int]:
+    """Of ``jobs``, those named by exactly one audit event after ``since``, with that event's number (a tick
+    that recorded a job's decision passes it: then the one event is its own, and nothing else happened)."""
+    if not jobs:
+        return {}
+    rows = reader.rows("SELECT job_name, COUNT(*), MAX(seq) FROM audit_event WHERE seq > ? GROUP BY job_name",
+                       (since.seq,))
+    return {name: int(seq) for name, n, seq in rows if name in jobs and n == 1}
+
+
 def same_ledger(reader: Reader, mark: LedgerMark | None, now: LedgerMark) -> bool:
     """Whether the ledger is the one a remembered mark was taken on (its event there has that hash)."""
     if mark is None or mark.seq > now.seq:
@@ -164,13 +174,14 @@ class QuietJobs:
         return {job: (ins, seq) for job, ins, seq, since, until in self.cache.rows(
             "quiet", "job, inputs, seq, since, until", "WHERE ledger = ?", (self.ledger,)) if since <= t < until}
 
-    def remember(self, mark: LedgerMark, worked_out: Mapping[str, tuple[str, datetime | None]],
+    def remember(self, mark: LedgerMark, worked_out: Mapping[str, tuple[str, datetime | None, int]],
                  now: datetime) -> None:
-        """After a tick: the jobs it worked out (inputs, stable until) from facts as new as ``mark``."""
+        """After a tick: the jobs it worked out (inputs, stable until, the ledger sequence number their facts
+        are as new as) and the ledger's head before them."""
         t = _seconds(now)
-        keep = [(self.ledger, job, ins, mark.seq, t, _seconds(until)) for job, (ins, until) in worked_out.items()
+        keep = [(self.ledger, job, ins, seq, t, _seconds(until)) for job, (ins, until, seq) in worked_out.items()
                 if until is not None]
-        drop = [(self.ledger, job) for job, (_, until) in worked_out.items() if until is None]
+        drop = [(self.ledger, job) for job, (_, until, _) in worked_out.items() if until is None]
         self.cache.write([
             ("DELETE FROM quiet WHERE ledger = ? AND job = ?", drop),
             ("INSERT OR REPLACE INTO quiet VALUES (?, ?, ?, ?, ?, ?)", keep),

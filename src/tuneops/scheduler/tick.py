@@ -150,13 +150,28 @@ def _decide(ctx: SchedulerContext, now: datetime, report: TickReport) -> _Pass:
     return step
 
 
-def _remember(ctx: SchedulerContext, step: _Pass, decisions: dict[str, Decision], now: datetime) -> None:
-    """Remember the decisions this tick worked out that stay the same until something changes."""
-    from tuneops.scheduler.quiet import stable_until
+def _remember(ctx: SchedulerContext, step: _Pass, decisions: dict[str, Decision], recorded: set[str],
+              now: datetime) -> None:
+    """Remember the decisions this tick worked out that stay the same until something changes.
+
+    A job whose decision this tick recorded is remembered as of its own record (unless some other event
+    named it meanwhile), so that record does not wake it on the next tick.
+    """
+    from tuneops.scheduler.quiet import sole_events, stable_until
+    from tuneops.store.reader import of_store
 
     every = journal.record_every()
-    worked_out = {job: (step.inputs[job], stable_until(d, step.facts.jobs[job].memory, now, every))
-                  for job, d in decisions.items() if job in step.inputs}
+    with of_store(ctx.store) as reader:
+        own = sole_events(reader, step.head, recorded)
+    worked_out = {}
+    for job, d in decisions.items():
+        if job not in step.inputs:
+            continue
+        memory, seq = step.facts.jobs[job].memory, step.head.seq
+        if job in own:
+            memory = replace(memory, code=d.code[:512], outcome="skip", recorded_at=now) if memory else None
+            seq = own[job]
+        worked_out[job] = (step.inputs[job], stable_until(d, memory, now, every), seq)
     step.memory.remember(step.head, worked_out, now)
 
 
@@ -221,9 +236,10 @@ def tick(ctx: SchedulerContext, *, submit: bool = True, advance: bool = True) ->
     t = time.perf_counter()
     memories = {j: f.memory for j, f in facts.jobs.items() if f.memory is not None}
     skips = [d for j, d in decisions.items() if j in tracked and not d.fire]
-    report.recorded = journal.record_skips(ctx.store, skips, memories, now, actor=ctx.actor) if submit else 0
+    recorded = journal.record_skips(ctx.store, skips, memories, now, actor=ctx.actor) if submit else []
+    report.recorded = len(recorded)
     if submit and step.head is not None:
-        _remember(ctx, step, decisions, now)
+        _remember(ctx, step, decisions, set(recorded), now)
     report.timings["record"] = time.perf_counter() - t
     if advance and submit:
         t = time.perf_counter()
