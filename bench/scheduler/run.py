@@ -8,11 +8,12 @@ of each job, an alias and an eval per job) with executemany, then times:
   tick 3   steady state, nothing changed or due (quiet jobs are not worked out again)
   tick 4   100 training files grew: those jobs are worked out again
   tick 5-7 one long-running context, as `tuneops schedule run` keeps
-  (ticks 1-7 run 60 min 15 s in the past, so that at the real time about 1.5 % of the jobs are due for
-  the hourly record of their unchanged decision, as in any minute of a steady state)
+  (ticks 1-7 run 65 minutes in the past; ticks 8-11 at 5, 4, 3 and 2 minutes ago, when the hourly
+  records of unchanged decisions fall due, some 670 of 10,000 a minute in the first hour after a cold start)
   cli      `tuneops schedule tick` as a fresh process, 5 runs each (interpreter start-up and imports
-           included): in that steady state (the 2 s target), and with nothing due (the idle path)
-  tick 8   75 minutes later: every unchanged decision is due to be recorded again at once
+           included), each after a tick at one minute ago, so it meets one minute's records due (the 2 s
+           target); then 5 with skips recorded once a day, so nothing is due (the idle path)
+  tick 12  75 minutes later: every unchanged decision is due to be recorded again at once
 on SQLite, and on PostgreSQL (--postgres URL, else a throwaway cluster when the server binaries exist).
 
 Usage: python bench/scheduler/run.py [--jobs 10000] [--runs 1000000] [--postgres URL] [--no-sqlite]
@@ -168,10 +169,12 @@ def measure(label: str, url: str, root: Path, names: list[str], runs: int) -> No
               f"fired {len(report.fired)}, skipped {report.skipped} ({report.quiet} quiet), decisions recorded "
               f"{report.recorded}, errors {len(report.errors)}  ({parts})")
 
-    # The history's ticks run 60 min 15 s in the past: every unchanged decision is recorded again once an
-    # hour (plus a fixed 0-25 % per job), so the `tuneops schedule tick` processes below, at the real time,
-    # meet what any minute of a steady state meets: about 1.5 % of the jobs due for that record.
-    shift = timedelta(minutes=60, seconds=15)
+    # The history's ticks run 65 minutes in the past. An unchanged decision is recorded again an hour after
+    # its last record, plus a fixed 0-25 % per job, so from 60 minutes on some 670 of 10,000 jobs fall due
+    # per minute (the first hour after a cold start; later the records spread over the whole hour, about
+    # 150 a minute). Before each `tuneops schedule tick` process below, a tick at one minute ago catches
+    # up, so each process meets one minute's worth, as a one-minute cron tick would.
+    shift = timedelta(minutes=65)
 
     def past() -> Any:
         return utcnow() - shift
@@ -204,31 +207,45 @@ def measure(label: str, url: str, root: Path, names: list[str], runs: int) -> No
            "TUNEOPS_DATABASE_URL": url, "TUNEOPS_HOME": str(home)}
     argv = [sys.executable, "-m", "tuneops", "schedule", "tick", "--json", "--jobs", str(root / "jobs")]
 
-    def processes(what: str, extra_env: dict[str, str]) -> float:
+    def processes(what: str, extra_env: dict[str, str], before: Any = None) -> float:
         walls, lines = [], []
         for _ in range(5):
+            if before is not None:
+                before()
             t0 = time.perf_counter()
             out = subprocess.run(argv, env={**env, **extra_env}, cwd=root, capture_output=True, text=True)
             walls.append(time.perf_counter() - t0)
             if out.returncode != 0:
                 raise SystemExit(f"[{label}] `tuneops schedule tick` failed: {out.stderr[-2000:]}")
             r = json.loads(out.stdout)
-            lines.append(f"{walls[-1]:.2f}s (tick {r['seconds']:.2f}s, {r['recorded']} recorded, "
+            path = "idle" if "facts.ledger" not in r["timings"] else "full"
+            lines.append(f"{walls[-1]:.2f}s ({path} tick {r['seconds']:.2f}s: {r['recorded']} recorded, "
                          f"{r['quiet']} quiet)")
         wall = statistics.median(walls)
         print(f"[{label}] `tuneops schedule tick` process, {what}: median {wall:.2f}s wall  [target < "
               f"{TARGET_S:.0f} s]; runs: {'; '.join(lines)}")
         return wall
 
-    subprocess.run(argv, env={**env, journal.ENV_EVERY: "86400"}, cwd=root, capture_output=True)  # warm-up
-    RESULTS[label] = processes("steady state (unchanged decisions due for their hourly record)", {})
+    for minutes in (5, 4, 3, 2):  # the ticks of the minutes between (records falling due since 60 min)
+        at = utcnow() - timedelta(minutes=minutes)
+        ctx = fresh(lambda at=at: at)
+        one(7 + (6 - minutes), f"{minutes} min ago", ctx)
+        ctx.close()
+    subprocess.run([sys.executable, "-c", "import tuneops.cli, tuneops.scheduler.tick"], env=env, cwd=root)
+
+    def minute_ago() -> None:
+        ctx = fresh(lambda: utcnow() - timedelta(minutes=1))
+        tick(ctx)
+        ctx.close()
+
+    RESULTS[label] = processes("one minute's records due", {}, before=minute_ago)
     # With skips recorded once a day, no minute has anything due: the idle path (no ORM import).
     processes("nothing due (skips recorded once a day)", {journal.ENV_EVERY: "86400"})
 
     # An hour on, every unchanged skip is due to be recorded again (spread over a quarter of an hour).
     later = utcnow() + timedelta(minutes=75)
     ctx = fresh(lambda: later)
-    one(8, "75 min later (every unchanged decision recorded again, once an hour)", ctx)
+    one(12, "75 min later (every unchanged decision recorded again, once an hour)", ctx)
     ctx.close()
     store.close()
 
