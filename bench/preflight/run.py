@@ -31,7 +31,7 @@ import cookbook  # noqa: E402
 import make_data  # noqa: E402
 import orjson  # noqa: E402
 
-from tuneops.datasets import preflight  # noqa: E402
+from tuneops.datasets.preflight import preflight  # noqa: E402
 from tuneops.datasets.tokens import load_encoding  # noqa: E402
 from tuneops.spec import JobSpec, LoadedSpec  # noqa: E402
 

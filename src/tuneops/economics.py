@@ -99,7 +99,9 @@ def override_path() -> Path | None:
     env = os.environ.get("TUNEOPS_PRICING")
     if env:
         return Path(env)
-    candidate = Path(os.environ.get("TUNEOPS_HOME", ".tuneops")) / "pricing.toml"
+    from tuneops.home import home
+
+    candidate = home() / "pricing.toml"
     return candidate if candidate.is_file() else None
 
 

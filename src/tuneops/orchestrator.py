@@ -46,7 +46,9 @@ CREATE_LEASE = timedelta(minutes=5)
 
 def staging_dir() -> Path:
     """Where prepared dataset files wait for upload (content-addressed, safe to delete)."""
-    return Path(os.environ.get("TUNEOPS_HOME", ".tuneops")) / "staging"
+    from tuneops.home import home
+
+    return home() / "staging"
 
 
 def hyperparameters(spec: JobSpec) -> Hyperparameters:

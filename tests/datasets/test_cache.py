@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tuneops.datasets import preflight
+from tuneops.datasets.preflight import preflight
 
 
 def _summary(report) -> tuple:

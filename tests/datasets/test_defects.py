@@ -10,7 +10,7 @@ import pytest
 
 from tuneops import registry
 from tuneops.cli import main
-from tuneops.datasets import preflight
+from tuneops.datasets.preflight import preflight
 from tuneops.provider import Capabilities
 
 S = "You sort support tickets into billing or bug."

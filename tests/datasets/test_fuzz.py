@@ -9,9 +9,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tuneops.datasets import preflight
 from tuneops.datasets.checks import ExampleChecker
 from tuneops.datasets.convert import FORMATS
+from tuneops.datasets.preflight import preflight
 from tuneops.datasets.tokens import TokenCounter, for_model
 from tuneops.spec import JobSpec, LoadedSpec
 

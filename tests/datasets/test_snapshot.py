@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from tuneops.datasets import build_snapshot, preflight
+from tuneops.datasets import build_snapshot
 from tuneops.datasets.convert import convert
+from tuneops.datasets.preflight import preflight
 from tuneops.datasets.split import split_indexes, validation_size
 from tuneops.errors import DatasetError
 from tuneops.provider import Capabilities

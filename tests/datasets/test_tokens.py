@@ -9,7 +9,8 @@ import pytest
 import tiktoken
 
 from tuneops.cli import main
-from tuneops.datasets import preflight, tokens
+from tuneops.datasets import tokens
+from tuneops.datasets.preflight import preflight
 from tuneops.datasets.tokens import TokenCounter, for_model, load_encoding
 
 TEXTS = ["", "hello world", "  leading and trailing  ", "naïve café – 東京 🚀", "<|endoftext|> is plain text here",

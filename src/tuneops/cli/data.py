@@ -26,7 +26,7 @@ def _providers(value: str | None) -> list[str] | None:
 
 def _preflight(spec_path: str, providers: str | None, no_cache: bool) -> PreflightReport:
     from tuneops import spec as specmod
-    from tuneops.datasets import preflight
+    from tuneops.datasets.preflight import preflight
 
     loaded = specmod.load(spec_path, check_provider=False)
     return preflight(loaded, _providers(providers), use_cache=not no_cache)

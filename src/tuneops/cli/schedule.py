@@ -89,17 +89,24 @@ def tick_cmd(
     full: bool = typer.Option(False, "--full", help=FULL_HELP),
 ) -> None:
     """One scheduler pass (for cron or a Kubernetes CronJob): decide, fire, submit, advance, promote."""
+    from tuneops.scheduler.localcache import LocalCache, default_dir
     from tuneops.scheduler.report import health_line
 
-    report = None if full else _idle(jobs)
+    cache = LocalCache(default_dir())
+    memo: dict[str, Any] = {}
+    report, found = (None, None) if full else _idle(jobs, cache, memo)
     if report is None:
         from tuneops.scheduler.tick import tick
 
+        # The full tick starts from what the idle check read: parsed policies, the survey of quiet jobs.
         ctx = _context(jobs, lease_ttl, full=full)
+        ctx._cache, ctx.policy_memo, ctx.survey = cache, memo, found
         try:
             report = tick(ctx)
         finally:
             ctx.close()
+    else:
+        cache.close()
     if as_json:
         state.print_json(report.as_dict())
     else:
@@ -120,19 +127,14 @@ def tick_cmd(
     raise typer.Exit(1 if report.errors else 0)
 
 
-def _idle(jobs: Path) -> Any:
-    """The report of a tick with nothing to do, read without the ORM; None when there is work (see
-    ``tuneops.scheduler.idle``)."""
+def _idle(jobs: Path, cache: Any, memo: dict[str, Any]) -> tuple[Any, Any]:
+    """The report of a tick with nothing to do, read without the ORM, or None when there is work; and the
+    survey of quiet jobs either way (see ``tuneops.scheduler.idle``)."""
     from tuneops.clock import utcnow
     from tuneops.scheduler.idle import idle_tick
-    from tuneops.scheduler.localcache import LocalCache, default_dir
 
-    cache = LocalCache(default_dir())
-    try:
-        with state.reader() as reader:
-            return idle_tick(reader, jobs, cache, utcnow())
-    finally:
-        cache.close()
+    with state.reader() as reader:
+        return idle_tick(reader, jobs, cache, utcnow(), memo)
 
 
 @schedule_app.command("run")

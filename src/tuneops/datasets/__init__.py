@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
-from tuneops.datasets.findings import Finding
-from tuneops.datasets.preflight import PreflightReport, preflight
-from tuneops.datasets.snapshot import DatasetSnapshot, PreparedFile, build_snapshot
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["DatasetSnapshot", "Finding", "PreflightReport", "PreparedFile", "build_snapshot", "preflight"]
+if TYPE_CHECKING:
+    from tuneops.datasets.findings import Finding
+    from tuneops.datasets.preflight import PreflightReport
+    from tuneops.datasets.snapshot import DatasetSnapshot, PreparedFile, build_snapshot
+
+__all__ = ["DatasetSnapshot", "Finding", "PreflightReport", "PreparedFile", "build_snapshot"]
+
+# Loaded on first use: a submodule such as ``datasets.cache`` must not pull in preflight (and the spec
+# models and pydantic) for a command that only needs a path. The preflight function is imported from
+# ``tuneops.datasets.preflight``: here its name would be the submodule's once that is loaded.
+_LAZY = {"Finding": "tuneops.datasets.findings", "PreflightReport": "tuneops.datasets.preflight",
+         "DatasetSnapshot": "tuneops.datasets.snapshot",
+         "PreparedFile": "tuneops.datasets.snapshot", "build_snapshot": "tuneops.datasets.snapshot"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tuneops.datasets' has no attribute {name!r}")

@@ -9,7 +9,6 @@ without it and says so.
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ import orjson
 from xxhash import xxh3_128_digest
 
 from tuneops.datasets.checks import ExampleResult
+from tuneops.home import cache_dir
 
 FILENAME = "preflight.sqlite"
 _BATCH = 900  # stays under SQLite's oldest limit on bound parameters (999)
@@ -53,10 +53,7 @@ def _prefix(ctx: str) -> bytes:
 
 def default_dir() -> Path:
     """``$TUNEOPS_CACHE_DIR``, else ``cache/`` in the project's ``$TUNEOPS_HOME`` (default ``.tuneops``)."""
-    env = os.environ.get("TUNEOPS_CACHE_DIR")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("TUNEOPS_HOME", ".tuneops")) / "cache"
+    return cache_dir()
 
 
 class SnapshotCache:

@@ -48,6 +48,8 @@ class SchedulerContext:
     _hashes: Any = None
     # Skip jobs whose remembered decision still holds (see ``quiet``); False works out every job.
     skip_quiet: bool = True
+    # A survey of quiet jobs already taken for this tick (by `tuneops schedule tick`'s idle check).
+    survey: Any = None
 
     @property
     def orch(self) -> Orchestrator:

@@ -43,9 +43,9 @@ CREATE TABLE IF NOT EXISTS quiet_mark (ledger TEXT PRIMARY KEY, seq INTEGER NOT 
 
 def default_dir() -> Path:
     """The snapshot cache's directory (``$TUNEOPS_CACHE_DIR`` or ``.tuneops/cache``)."""
-    from tuneops.datasets.cache import default_dir as snapshot_dir
+    from tuneops.home import cache_dir
 
-    return snapshot_dir()
+    return cache_dir()
 
 
 class LocalCache:

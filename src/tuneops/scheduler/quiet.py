@@ -170,10 +170,11 @@ class QuietJobs:
         rows = self.cache.rows("quiet_mark", "seq, hash", "WHERE ledger = ?", (self.ledger,))
         return LedgerMark(int(rows[0][0]), str(rows[0][1])) if rows else None
 
-    def remembered(self, now: datetime) -> dict[str, tuple[str, int]]:
-        """Decisions whose time has not come: job -> (inputs, ledger sequence number they are as new as)."""
+    def remembered(self, now: datetime) -> dict[str, tuple[str, int, float]]:
+        """Decisions whose time has not come: job -> (inputs, ledger sequence number they are as new as,
+        until when they hold)."""
         t = _seconds(now)
-        return {job: (ins, seq) for job, ins, seq, since, until in self.cache.rows(
+        return {job: (ins, seq, until) for job, ins, seq, since, until in self.cache.rows(
             "quiet", "job, inputs, seq, since, until", "WHERE ledger = ?", (self.ledger,)) if since <= t < until}
 
     def remember(self, mark: LedgerMark, worked_out: Mapping[str, tuple[str, datetime | None, int]],
@@ -197,17 +198,41 @@ class QuietJobs:
 
 
 def quiet_jobs(reader: Reader, memory: QuietJobs, job_inputs: Mapping[str, str], now: datetime,
-               head: LedgerMark) -> set[str]:
-    """Jobs whose remembered decision still holds: same inputs, no audit event since, its time not come."""
+               head: LedgerMark) -> dict[str, float]:
+    """Jobs whose remembered decision still holds (same inputs, no audit event since, its time not come),
+    with the time (seconds since the epoch) it holds until."""
     if not same_ledger(reader, memory.mark(), head):
         memory.forget()
-        return set()
+        return {}
     remembered = memory.remembered(now)
     if not remembered:
-        return set()
-    latest = latest_events(reader, min(seq for _, seq in remembered.values()), head)
+        return {}
+    latest = latest_events(reader, min(seq for _, seq, _ in remembered.values()), head)
     if latest is None:
-        return set()
+        return {}
     anonymous = latest.get(None, 0)
-    return {job for job, (ins, seq) in remembered.items()
+    return {job: until for job, (ins, seq, until) in remembered.items()
             if job_inputs.get(job) == ins and latest.get(job, 0) <= seq and anonymous <= seq}
+
+
+@dataclass
+class Survey:
+    """What a tick finds out before it reads any fact: the ledger's head and which jobs are quiet."""
+
+    head: LedgerMark
+    memory: QuietJobs
+    inputs: dict[str, str]
+    until: dict[str, float]  # quiet jobs, and until when their decision holds
+
+    def quiet(self, now: datetime) -> set[str]:
+        """The jobs still quiet at ``now`` (a survey may be a moment older than the tick that uses it)."""
+        t = _seconds(now)
+        return {job for job, until in self.until.items() if t < until}
+
+
+def survey(reader: Reader, cache: LocalCache, policies: Iterable[JobPolicy], now: datetime) -> Survey:
+    """Survey the tracked jobs among ``policies`` (those with a [retrain] policy, or a spec error)."""
+    job_inputs = inputs(p for p in policies if p.error is not None or p.retrain is not None)
+    head = ledger_mark(reader)  # first: every later read is at least as new
+    memory = QuietJobs(cache, ledger_id(reader))
+    return Survey(head, memory, job_inputs, quiet_jobs(reader, memory, job_inputs, now, head))

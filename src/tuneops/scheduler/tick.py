@@ -59,7 +59,7 @@ def estimate(policy: JobPolicy) -> tuple[int | None, str]:
     that was worked out; uses preflight, so only changed examples are checked again."""
     from tuneops import economics
     from tuneops import spec as specmod
-    from tuneops.datasets import preflight
+    from tuneops.datasets.preflight import preflight
 
     try:
         loaded = specmod.load(policy.path)
@@ -105,22 +105,7 @@ class _Pass:
     verdicts: dict[str, tuple[Verdict, ...]]
     tracked: set[str]
     quiet: set[str] = field(default_factory=set)
-    inputs: dict[str, str] = field(default_factory=dict)
-    head: Any = None  # the ledger mark read before the facts (quiet.LedgerMark), when skipping quiet jobs
-    memory: Any = None  # quiet.QuietJobs of this ledger
-
-
-def _quiet(ctx: SchedulerContext, policies: list[JobPolicy], tracked: set[str], now: datetime,
-           step: _Pass) -> None:
-    """Find the tracked jobs whose remembered decision still holds (read before any fact is)."""
-    from tuneops.scheduler import quiet
-    from tuneops.store.reader import of_store
-
-    step.inputs = quiet.inputs(p for p in policies if p.name in tracked)
-    with of_store(ctx.store) as reader:
-        step.head = quiet.ledger_mark(reader)
-        step.memory = quiet.QuietJobs(ctx.cache, quiet.ledger_id(reader))
-        step.quiet = quiet.quiet_jobs(reader, step.memory, step.inputs, now, step.head)
+    survey: Any = None  # quiet.Survey, read before the facts, when skipping quiet jobs
 
 
 def _decide(ctx: SchedulerContext, now: datetime, report: TickReport) -> _Pass:
@@ -136,7 +121,14 @@ def _decide(ctx: SchedulerContext, now: datetime, report: TickReport) -> _Pass:
     step = _Pass(facts=None, policies=policies, verdicts={}, tracked=tracked)  # type: ignore[arg-type]
     if ctx.skip_quiet:
         t = time.perf_counter()
-        _quiet(ctx, policies, tracked, now, step)
+        step.survey, ctx.survey = ctx.survey, None
+        if step.survey is None:
+            from tuneops.scheduler.quiet import survey
+            from tuneops.store.reader import of_store
+
+            with of_store(ctx.store) as reader:
+                step.survey = survey(reader, ctx.cache, policies, now)
+        step.quiet = step.survey.quiet(now)
         report.timings["quiet"] = time.perf_counter() - t
     files, hashes = ctx.file_states()
     active = [p for p in policies if p.name not in step.quiet]
@@ -161,18 +153,19 @@ def _remember(ctx: SchedulerContext, step: _Pass, decisions: dict[str, Decision]
     from tuneops.store.reader import of_store
 
     every = journal.record_every()
+    survey = step.survey
     with of_store(ctx.store) as reader:
-        own = sole_events(reader, step.head, recorded)
+        own = sole_events(reader, survey.head, recorded)
     worked_out = {}
     for job, d in decisions.items():
-        if job not in step.inputs:
+        if job not in survey.inputs:
             continue
-        memory, seq = step.facts.jobs[job].memory, step.head.seq
+        memory, seq = step.facts.jobs[job].memory, survey.head.seq
         if job in own:
             memory = replace(memory, code=d.code[:512], outcome="skip", recorded_at=now) if memory else None
             seq = own[job]
-        worked_out[job] = (step.inputs[job], stable_until(d, memory, now, every), seq)
-    step.memory.remember(step.head, worked_out, now)
+        worked_out[job] = (survey.inputs[job], stable_until(d, memory, now, every), seq)
+    survey.memory.remember(survey.head, worked_out, now)
 
 
 def tick(ctx: SchedulerContext, *, submit: bool = True, advance: bool = True) -> TickReport:
@@ -238,7 +231,7 @@ def tick(ctx: SchedulerContext, *, submit: bool = True, advance: bool = True) ->
     skips = [d for j, d in decisions.items() if j in tracked and not d.fire]
     recorded = journal.record_skips(ctx.store, skips, memories, now, actor=ctx.actor) if submit else []
     report.recorded = len(recorded)
-    if submit and step.head is not None:
+    if submit and step.survey is not None:
         _remember(ctx, step, decisions, set(recorded), now)
     report.timings["record"] = time.perf_counter() - t
     if advance and submit:
