@@ -93,14 +93,13 @@ def tick_cmd(
     from tuneops.scheduler.report import health_line
 
     cache = LocalCache(default_dir())
-    memo: dict[str, Any] = {}
-    report, found = (None, None) if full else _idle(jobs, cache, memo)
+    report, policies, found = (None, None, None) if full else _idle(jobs, cache)
     if report is None:
         from tuneops.scheduler.tick import tick
 
-        # The full tick starts from what the idle check read: parsed policies, the survey of quiet jobs.
+        # The full tick starts from what the idle check read: the policies, the survey of quiet jobs.
         ctx = _context(jobs, lease_ttl, full=full)
-        ctx._cache, ctx.policy_memo, ctx.survey = cache, memo, found
+        ctx._cache, ctx.policies, ctx.survey = cache, policies, found
         try:
             report = tick(ctx)
         finally:
@@ -127,14 +126,14 @@ def tick_cmd(
     raise typer.Exit(1 if report.errors else 0)
 
 
-def _idle(jobs: Path, cache: Any, memo: dict[str, Any]) -> tuple[Any, Any]:
+def _idle(jobs: Path, cache: Any) -> tuple[Any, Any, Any]:
     """The report of a tick with nothing to do, read without the ORM, or None when there is work; and the
-    survey of quiet jobs either way (see ``tuneops.scheduler.idle``)."""
+    policies and survey of quiet jobs either way (see ``tuneops.scheduler.idle``)."""
     from tuneops.clock import utcnow
     from tuneops.scheduler.idle import idle_tick
 
     with state.reader() as reader:
-        return idle_tick(reader, jobs, cache, utcnow(), memo)
+        return idle_tick(reader, jobs, cache, utcnow())
 
 
 @schedule_app.command("run")

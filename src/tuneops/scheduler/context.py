@@ -48,7 +48,9 @@ class SchedulerContext:
     _hashes: Any = None
     # Skip jobs whose remembered decision still holds (see ``quiet``); False works out every job.
     skip_quiet: bool = True
-    # A survey of quiet jobs already taken for this tick (by `tuneops schedule tick`'s idle check).
+    # What `tuneops schedule tick`'s idle check already read for this tick: the policies (as
+    # ``load_policies`` returned them) and the survey of quiet jobs. Used once.
+    policies: Any = None
     survey: Any = None
 
     @property

@@ -151,10 +151,6 @@ def load_policies(jobs_dir: Path, cache: LocalCache,
                   memo: dict[str, tuple[int, int, JobPolicy]] | None = None) -> list[JobPolicy]:
     """Every spec's policy: from ``memo`` (a long-running process's own, across ticks) or the cache
     when the file is unchanged, else parsed (and cached)."""
-    from tuneops import registry
-    from tuneops import spec as specmod
-    from tuneops.errors import SpecError
-
     memo = {} if memo is None else memo
     stats: list[tuple[str, int, int]] = []
     for path in spec_paths(jobs_dir.absolute()):
@@ -172,6 +168,11 @@ def load_policies(jobs_dir: Path, cache: LocalCache,
         if row is not None and row[1] == size and row[2] == mtime_ns and row[3] == POLICY_VERSION:
             memo[key] = (size, mtime_ns, JobPolicy.from_json(row[4]))
             continue
+        # Parsing a spec needs the spec models (pydantic): loaded only when a spec changed.
+        from tuneops import registry
+        from tuneops import spec as specmod
+        from tuneops.errors import SpecError
+
         if known is None:
             known = set(registry.names())
         try:

@@ -111,7 +111,9 @@ class _Pass:
 def _decide(ctx: SchedulerContext, now: datetime, report: TickReport) -> _Pass:
     """Policies -> facts -> every trigger's verdict (for the jobs that are not quiet)."""
     t = time.perf_counter()
-    policies = load_policies(ctx.jobs_dir, ctx.cache, ctx.policy_memo)
+    policies, ctx.policies = ctx.policies, None
+    if policies is None:
+        policies = load_policies(ctx.jobs_dir, ctx.cache, ctx.policy_memo)
     report.timings["policies"] = time.perf_counter() - t
     report.jobs = len(policies)
     scheduled = {p.name for p in policies if p.error is None and p.retrain is not None}
