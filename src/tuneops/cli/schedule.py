@@ -24,13 +24,13 @@ FULL_HELP = ("Work out every job's decision again, also the quiet ones (whose fi
              "change and whose time did not come since the last tick).")
 
 
-def _context(jobs: Path, lease_ttl: float, *, notify: bool = True, full: bool = False) -> Any:
+def _context(jobs: Path, lease_ttl: float, *, notify: bool = True, full: bool = False, cache: Any = None) -> Any:
     from datetime import timedelta
 
     from tuneops.scheduler.context import SchedulerContext
 
     ctx = SchedulerContext(store=state.store(), jobs_dir=jobs, ttl=timedelta(seconds=lease_ttl),
-                           skip_quiet=not full)
+                           skip_quiet=not full, _cache=cache)
     if notify:
         from tuneops.scheduler.notify import Notifier
 
@@ -98,8 +98,8 @@ def tick_cmd(
         from tuneops.scheduler.tick import tick
 
         # The full tick starts from what the idle check read: the policies, the survey of quiet jobs.
-        ctx = _context(jobs, lease_ttl, full=full)
-        ctx._cache, ctx.policies, ctx.survey = cache, policies, found
+        ctx = _context(jobs, lease_ttl, full=full, cache=cache)
+        ctx.policies, ctx.survey = policies, found
         try:
             report = tick(ctx)
         finally:

@@ -1,11 +1,12 @@
 """An idle tick: when every job is quiet and no run or fire needs work, the pass is over before it starts.
 
-That is what most one-minute ticks over many jobs find. Such a tick fires nothing, records nothing and
-polls nothing (see ``tick``: firing, recording, syncing and settling all need a job that is not quiet, a
-run due for a poll or an active fire), so it is answered here with a handful of reads through a bare
-DB-API connection, without importing SQLAlchemy and the table models (about 0.6 s of every
-`tuneops schedule tick` process). When anything needs doing, ``idle_tick`` returns None and the caller
-runs the full ``tick``.
+That is what a one-minute tick finds whenever no job's files, ledger rows or waited-for time changed and
+no skip is due for its periodic record. Such a tick fires nothing, records nothing and polls nothing (see
+``tick``: firing, recording, syncing and settling all need a job that is not quiet, a run due for a poll
+or an active fire), so it is answered here with a handful of reads through a bare DB-API connection,
+without importing SQLAlchemy and the table models (0.6-1.1 s of a `tuneops schedule tick` process on a
+2-CPU machine). When anything needs doing, ``idle_tick`` returns None and the caller runs the full
+``tick``, starting from the policies and survey read here.
 """
 
 from __future__ import annotations
