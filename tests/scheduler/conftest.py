@@ -17,28 +17,35 @@ name = "{name}"
 [model]
 provider = "sandbox"
 base = "sandbox-mini"
-suffix = "t{i}"
+suffix = "{suffix}"
 [data]
 train = "data/{name}.jsonl"
 [hyperparameters]
 epochs = 1
 [retrain]
-new_examples = 1
+{rules}
 cooldown_hours = 0
 """
 
 
+def write_job(jobs: Path, name: str, rules: str, rows: list[dict], suffix: str = "t") -> Path:
+    """One sandbox job spec with these [retrain] rules and its training file ``data/<name>.jsonl``."""
+    (jobs / "data").mkdir(parents=True, exist_ok=True)
+    (jobs / "data" / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = jobs / f"{name}.toml"
+    spec.write_text(TINY_SPEC.format(name=name, suffix=suffix, rules=rules))
+    return spec
+
+
 def write_tiny_jobs(jobs: Path, n: int, examples: int = 12) -> list[str]:
     """``n`` job specs with ``examples`` distinct examples each, all due (no model yet, new data)."""
-    (jobs / "data").mkdir(parents=True, exist_ok=True)
     names = []
     for i in range(n):
         name = f"tiny-{i:03d}"
         rows = [{"messages": [{"role": "system", "content": SYSTEM},
                               {"role": "user", "content": f"ticket {k} of queue {i}: please help with {LABELS[k % 3]}"},
                               {"role": "assistant", "content": LABELS[k % 3]}]} for k in range(examples)]
-        (jobs / "data" / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-        (jobs / f"{name}.toml").write_text(TINY_SPEC.format(name=name, i=i))
+        write_job(jobs, name, "new_examples = 1", rows, suffix=f"t{i}")
         names.append(name)
     return names
 
@@ -60,6 +67,7 @@ def start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[s
 class Helpers:
     """The helpers above, handed to tests as the ``sched`` fixture (test modules cannot import conftest)."""
 
+    write_job = staticmethod(write_job)
     write_tiny_jobs = staticmethod(write_tiny_jobs)
     cli_env = staticmethod(cli_env)
     start = staticmethod(start)

@@ -21,40 +21,26 @@ from tuneops.scheduler.context import SchedulerContext
 from tuneops.scheduler.tick import TickReport, tick
 from tuneops.store import open_store
 
-SPEC = """\
-name = "{name}"
-[model]
-provider = "sandbox"
-base = "sandbox-mini"
-[data]
-train = "data/{name}.jsonl"
-[hyperparameters]
-epochs = 1
-[retrain]
-{rules}
-cooldown_hours = 0
-"""
+
+def _rows(n: int, start: int = 0) -> list[dict]:
+    return [{"messages": [{"role": "user", "content": f"ticket {k}: where is my invoice?"},
+                          {"role": "assistant", "content": "billing"}]} for k in range(start, start + n)]
 
 
-def _rows(n: int, start: int = 0) -> str:
-    return "".join(json.dumps({"messages": [{"role": "user", "content": f"ticket {k}: where is my invoice?"},
-                                            {"role": "assistant", "content": "billing"}]}) + "\n"
-                   for k in range(start, start + n))
-
-
-def _job(jobs: Path, name: str, rules: str, examples: int = 2) -> Path:
-    (jobs / "data").mkdir(parents=True, exist_ok=True)
-    (jobs / "data" / f"{name}.jsonl").write_text(_rows(examples))
-    spec = jobs / f"{name}.toml"
-    spec.write_text(SPEC.format(name=name, rules=rules))
-    return spec
+def _append(path: Path, rows: list[dict]) -> None:
+    with path.open("a") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
 
 
 class Ticker:
     """Ticks in this process at chosen times, over one jobs directory, ledger and cache."""
 
-    def __init__(self, url: str, jobs: Path, cache: Path):
-        self.url, self.jobs, self.cache = url, jobs, cache
+    def __init__(self, url: str, jobs: Path, cache: Path, sched):  # type: ignore[no-untyped-def]
+        self.url, self.jobs, self.cache, self.sched = url, jobs, cache, sched
+
+    def job(self, name: str, rules: str, examples: int = 2) -> Path:
+        """A job spec in this ticker's jobs directory, with ``examples`` training examples."""
+        return self.sched.write_job(self.jobs, name, rules, _rows(examples))
 
     def __call__(self, at: datetime, *, full: bool = False) -> TickReport:
         ctx = SchedulerContext(store=open_store(self.url), jobs_dir=self.jobs, cache_dir=self.cache,
@@ -77,10 +63,10 @@ class Ticker:
 
 
 @pytest.fixture
-def ticker(any_db_url: str, tmp_path: Path, sandbox_env: object) -> Iterator[Ticker]:
+def ticker(any_db_url: str, tmp_path: Path, sandbox_env: object, sched) -> Iterator[Ticker]:  # type: ignore[no-untyped-def]
     jobs = tmp_path / "jobs"
     jobs.mkdir()
-    yield Ticker(any_db_url, jobs, tmp_path / "cache")
+    yield Ticker(any_db_url, jobs, tmp_path / "cache", sched)
 
 
 T0 = datetime(2026, 11, 23, 10, 0)
@@ -92,7 +78,7 @@ def _fired(report: TickReport) -> list[str]:
 
 def test_an_unchanged_job_is_not_worked_out_again_until_its_time_comes(ticker: Ticker) -> None:
     for i in range(5):
-        _job(ticker.jobs, f"daily-{i}", 'cron = "15 10 * * *"')
+        ticker.job(f"daily-{i}", 'cron = "15 10 * * *"')
     first = ticker(T0)
     assert (first.quiet, first.recorded, first.skipped) == (0, 5, 5)
     quiet = ticker.settle(T0 + timedelta(minutes=1))
@@ -107,12 +93,11 @@ def test_an_unchanged_job_is_not_worked_out_again_until_its_time_comes(ticker: T
 
 @pytest.mark.parametrize("change", ["data", "spec"])
 def test_a_changed_training_file_or_spec_wakes_its_job(ticker: Ticker, change: str) -> None:
-    spec = _job(ticker.jobs, "grows", "new_examples = 3")
-    _job(ticker.jobs, "stays", "new_examples = 3")
+    spec = ticker.job("grows", "new_examples = 3")
+    ticker.job("stays", "new_examples = 3")
     ticker.settle(T0)
     if change == "data":
-        with (ticker.jobs / "data" / "grows.jsonl").open("a") as f:
-            f.write(_rows(1, start=100))
+        _append(ticker.jobs / "data" / "grows.jsonl", _rows(1, start=100))
     else:
         spec.write_text(spec.read_text().replace("new_examples = 3", "new_examples = 2"))
     report = ticker(T0 + timedelta(minutes=5))
@@ -121,7 +106,7 @@ def test_a_changed_training_file_or_spec_wakes_its_job(ticker: Ticker, change: s
 
 def test_a_new_model_in_the_ledger_wakes_its_job_and_its_age_limit_fires_on_time(
         ticker: Ticker, capsys: pytest.CaptureFixture[str]) -> None:
-    spec = _job(ticker.jobs, "aging", "max_age_days = 10", examples=12)
+    spec = ticker.job("aging", "max_age_days = 10", examples=12)
     now = utcnow()
     quiet = ticker.settle(now + timedelta(days=5))
     assert quiet.quiet == 1  # "age: no model yet"
@@ -136,7 +121,7 @@ def test_a_new_model_in_the_ledger_wakes_its_job_and_its_age_limit_fires_on_time
 @pytest.mark.parametrize("how", ["event-naming-no-job", "trail-started-over"])
 def test_events_naming_no_job_or_a_trail_started_over_wake_every_job(ticker: Ticker, how: str) -> None:
     for i in range(3):
-        _job(ticker.jobs, f"nightly-{i}", 'cron = "0 3 * * *"')
+        ticker.job(f"nightly-{i}", 'cron = "0 3 * * *"')
     ticker.settle(T0)
     store = open_store(ticker.url)
     with store.write() as s:
@@ -152,12 +137,11 @@ def test_events_naming_no_job_or_a_trail_started_over_wake_every_job(ticker: Tic
     assert ticker(T0 + timedelta(minutes=5)).quiet == 0
 
 
-def test_tick_json_and_health_line_say_how_many_jobs_were_quiet(tmp_path: Path, sandbox_env: object,
+def test_tick_json_and_health_line_say_how_many_jobs_were_quiet(tmp_path: Path, sandbox_env: object, sched,  # type: ignore[no-untyped-def]
                                                                 capsys: pytest.CaptureFixture[str],
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     jobs = tmp_path / "jobs"
-    jobs.mkdir()
-    _job(jobs, "nightly", 'cron = "0 3 * * *"')
+    sched.write_job(jobs, "nightly", 'cron = "0 3 * * *"', _rows(2))
     monkeypatch.chdir(tmp_path)
     run: Callable[..., dict] = lambda *extra: (main(["schedule", "tick", "--json", *extra]), # noqa: E731
                                                json.loads(capsys.readouterr().out))[1]
@@ -181,19 +165,18 @@ def _tick_process(url: str, cwd: Path) -> tuple[dict, bool]:
 
 
 def test_a_tick_with_nothing_to_do_answers_without_loading_the_orm(any_db_url: str, tmp_path: Path,
-                                                                   sandbox_env: object) -> None:
-    # Most one-minute ticks find every job quiet and nothing in flight: start-up is what they cost.
+                                                                   sandbox_env: object, sched) -> None:  # type: ignore[no-untyped-def]
+    # A tick that finds every job quiet and nothing in flight costs little more than start-up.
     jobs = tmp_path / "jobs"
     for i in range(3):  # real time here: a slot this test will not live to see
-        _job(jobs, f"yearly-{i}", 'cron = "0 0 1 1 *"')
-    _job(jobs, "grows", "new_examples = 13", examples=12)  # a provider trains on 10 examples or more
+        sched.write_job(jobs, f"yearly-{i}", 'cron = "0 0 1 1 *"', _rows(2))
+    sched.write_job(jobs, "grows", "new_examples = 13", _rows(12))  # a provider trains on 10 examples or more
     reports = [_tick_process(any_db_url, tmp_path) for _ in range(3)]
     assert [(r["quiet"], orm) for r, orm in reports] == [(0, True), (0, True), (4, False)]
     idle = reports[2][0]
     assert idle["skipped"] == 4 and idle["fired"] == [] and idle["errors"] == [] and idle["jobs"] == 4
     # Something to do (new data for one job): the full tick runs, and fires it.
-    with (jobs / "data" / "grows.jsonl").open("a") as f:
-        f.write(_rows(1, start=100))
+    _append(jobs / "data" / "grows.jsonl", _rows(1, start=100))
     report, orm = _tick_process(any_db_url, tmp_path)
     assert orm and [f["job"] for f in report["fired"]] == ["grows"] and report["quiet"] == 3
     assert report["refused"] == [] and report["in_flight"] == 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +29,7 @@ from tuneops.store.scheduler_tables import DecisionRow
 from tuneops.store.tables import AuditEventRow
 
 ENV_EVERY = "TUNEOPS_SCHEDULE_SKIP_AUDIT_S"
+CODE_MAX = 512  # decision.code's column width
 DEFAULT_EVERY = timedelta(hours=1)
 _CHUNK = 2000
 
@@ -60,6 +61,11 @@ def next_due(job: str, memory: Memory | None, every: timedelta) -> datetime | No
     if memory is None or memory.recorded_at is None:
         return None
     return memory.recorded_at + every * (1 + _spread(job))
+
+
+def after_record(memory: Memory, decision: Decision, now: datetime) -> Memory:
+    """The job's memory once ``record_skips`` has recorded this skip at ``now``."""
+    return replace(memory, code=decision.code[:CODE_MAX], outcome="skip", recorded_at=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +158,7 @@ def record_skips(store: Store, decisions: Sequence[Decision], memories: Mapping[
         if not fresh:
             return []
         s.execute(update(DecisionRow), [  # bulk UPDATE by primary key
-            {"job_name": d.job, "outcome": "skip", "rule": d.rule, "code": d.code[:512], "reason": d.reason,
+            {"job_name": d.job, "outcome": "skip", "rule": d.rule, "code": d.code[:CODE_MAX], "reason": d.reason,
              "fire_key": None, "recorded_at": now} for d in fresh])
         plain = [d for d in fresh if not d.code.startswith("spec:")]
         outside = [d for d in fresh if d.code.startswith("spec:")]

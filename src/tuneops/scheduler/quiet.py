@@ -104,14 +104,22 @@ def ledger_mark(reader: Reader) -> LedgerMark:
     return LedgerMark(int(rows[0][0]), str(rows[0][1])) if rows else LedgerMark(0, "")
 
 
+def _events_by_job(reader: Reader, since: int, until: int | None = None) -> dict[str | None, tuple[int, int]]:
+    """For each job named by audit events after ``since`` (up to ``until``): how many, and the newest's number
+    (key None: events naming no job)."""
+    sql = "SELECT job_name, COUNT(*), MAX(seq) FROM audit_event WHERE seq > ?"
+    params: tuple[int, ...] = (since,)
+    if until is not None:
+        sql, params = sql + " AND seq <= ?", (since, until)
+    return {name: (int(n), int(seq)) for name, n, seq in reader.rows(sql + " GROUP BY job_name", params)}
+
+
 def latest_events(reader: Reader, since: int, now: LedgerMark) -> dict[str | None, int] | None:
     """The newest sequence number after ``since`` (up to ``now``) naming each job (None: events naming no
     job); None when there are so many that working every job out again is cheaper."""
     if now.seq - since > MAX_EVENTS:
         return None
-    rows = reader.rows("SELECT job_name, MAX(seq) FROM audit_event WHERE seq > ? AND seq <= ? GROUP BY job_name",
-                       (since, now.seq))
-    return {name: int(seq) for name, seq in rows}
+    return {name: seq for name, (_, seq) in _events_by_job(reader, since, now.seq).items()}
 
 
 def sole_events(reader: Reader, since: LedgerMark, jobs: set[str]) -> dict[str, int]:
@@ -119,9 +127,8 @@ def sole_events(reader: Reader, since: LedgerMark, jobs: set[str]) -> dict[str, 
     that recorded a job's decision passes it: then the one event is its own, and nothing else happened)."""
     if not jobs:
         return {}
-    rows = reader.rows("SELECT job_name, COUNT(*), MAX(seq) FROM audit_event WHERE seq > ? GROUP BY job_name",
-                       (since.seq,))
-    return {name: int(seq) for name, n, seq in rows if name in jobs and n == 1}
+    return {name: seq for name, (n, seq) in _events_by_job(reader, since.seq).items()
+            if name in jobs and n == 1}
 
 
 def same_ledger(reader: Reader, mark: LedgerMark | None, now: LedgerMark) -> bool:

@@ -156,15 +156,17 @@ def _remember(ctx: SchedulerContext, step: _Pass, decisions: dict[str, Decision]
 
     every = journal.record_every()
     survey = step.survey
-    with of_store(ctx.store) as reader:
-        own = sole_events(reader, survey.head, recorded)
+    own: dict[str, int] = {}
+    if recorded:
+        with of_store(ctx.store) as reader:
+            own = sole_events(reader, survey.head, recorded)
     worked_out = {}
     for job, d in decisions.items():
         if job not in survey.inputs:
             continue
         memory, seq = step.facts.jobs[job].memory, survey.head.seq
         if job in own:
-            memory = replace(memory, code=d.code[:512], outcome="skip", recorded_at=now) if memory else None
+            memory = journal.after_record(memory, d, now) if memory else None
             seq = own[job]
         worked_out[job] = (survey.inputs[job], stable_until(d, memory, now, every), seq)
     survey.memory.remember(survey.head, worked_out, now)
