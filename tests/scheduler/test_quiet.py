@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from tuneops import audit
 from tuneops.cli import main
@@ -20,6 +20,7 @@ from tuneops.clock import utcnow
 from tuneops.scheduler.context import SchedulerContext
 from tuneops.scheduler.tick import TickReport, tick
 from tuneops.store import open_store
+from tuneops.store.tables import AuditEventRow
 
 
 def _rows(n: int, start: int = 0) -> list[dict]:
@@ -152,33 +153,50 @@ def test_tick_json_and_health_line_say_how_many_jobs_were_quiet(tmp_path: Path, 
     assert "skipped 1 (1 quiet)" in capsys.readouterr().out
 
 
-def _tick_process(url: str, cwd: Path) -> tuple[dict, bool]:
+def _tick_process(url: str, cwd: Path, **env: str) -> tuple[dict, bool]:
     """`tuneops schedule tick --json` in a fresh interpreter: its report, and whether it loaded the ORM."""
     code = ("import sys, json; from tuneops.cli import main; rc = main(['--db', sys.argv[1], 'schedule', 'tick', "
             "'--json']); print(json.dumps(any(m.split('.')[0] in ('sqlalchemy', 'sqlmodel') for m in sys.modules)));"
             " sys.exit(rc)")
     done = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "TUNEOPS_HOME": str(cwd / ".tuneops")})
+                          env={**os.environ, "TUNEOPS_HOME": str(cwd / ".tuneops"), **env})
     assert done.returncode == 0, done.stderr[-3000:]
     report, _, orm = done.stdout.rstrip().rpartition("\n")
     return json.loads(report), json.loads(orm)
 
 
-def test_a_tick_with_nothing_to_do_answers_without_loading_the_orm(any_db_url: str, tmp_path: Path,
-                                                                   sandbox_env: object, sched) -> None:  # type: ignore[no-untyped-def]
-    # A tick that finds every job quiet and nothing in flight costs little more than start-up.
+def test_a_tick_that_fires_nothing_runs_without_loading_the_orm(any_db_url: str, tmp_path: Path,
+                                                                sandbox_env: object, sched) -> None:  # type: ignore[no-untyped-def]
+    # A tick that fires nothing and finds nothing in flight costs little more than start-up, also when it
+    # works jobs out again and records their skips.
     jobs = tmp_path / "jobs"
     for i in range(3):  # real time here: a slot this test will not live to see
         sched.write_job(jobs, f"yearly-{i}", 'cron = "0 0 1 1 *"', _rows(2))
     sched.write_job(jobs, "grows", "new_examples = 13", _rows(12))  # a provider trains on 10 examples or more
-    reports = [_tick_process(any_db_url, tmp_path) for _ in range(3)]
-    assert [(r["quiet"], orm) for r, orm in reports] == [(0, True), (0, True), (4, False)]
-    idle = reports[2][0]
+    first, _ = _tick_process(any_db_url, tmp_path)  # may create the ledger, which takes the ORM
+    assert first["recorded"] == 4 and first["fired"] == [] and first["errors"] == []
+    # Skips recorded again on every tick: each is worked out, recorded and chained, without the ORM.
+    for _ in range(2):
+        report, orm = _tick_process(any_db_url, tmp_path, TUNEOPS_SCHEDULE_SKIP_AUDIT_S="0.000001")
+        assert (report["recorded"], report["quiet"], report["light"], orm) == (4, 0, True, False)
+    store = open_store(any_db_url)
+    assert audit.verify(store).ok
+    with store.read() as s:
+        skips = s.execute(select(func.count()).select_from(AuditEventRow)
+                          .where(AuditEventRow.action == "schedule.skip")).scalar_one()
+    store.close()
+    assert skips == 4 * 3
+    # With the hourly record: worked out once more, then quiet.
+    reports = [_tick_process(any_db_url, tmp_path) for _ in range(2)]
+    assert [(r["quiet"], r["recorded"], r["light"], orm) for r, orm in reports] == [(0, 0, True, False),
+                                                                                   (4, 0, True, False)]
+    idle = reports[1][0]
     assert idle["skipped"] == 4 and idle["fired"] == [] and idle["errors"] == [] and idle["jobs"] == 4
     # Something to do (new data for one job): the full tick runs, and fires it.
     _append(jobs / "data" / "grows.jsonl", _rows(1, start=100))
     report, orm = _tick_process(any_db_url, tmp_path)
-    assert orm and [f["job"] for f in report["fired"]] == ["grows"] and report["quiet"] == 3
+    assert orm and not report["light"] and [f["job"] for f in report["fired"]] == ["grows"]
+    assert report["quiet"] == 3
     assert report["refused"] == [] and report["in_flight"] == 1
     # Its fire is in flight: even once every job is quiet again, ticks take the full path (to poll the
     # run and settle the fire when it finishes).

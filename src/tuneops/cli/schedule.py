@@ -93,13 +93,15 @@ def tick_cmd(
     from tuneops.scheduler.report import health_line
 
     cache = LocalCache(default_dir())
-    report, policies, found = (None, None, None) if full else _idle(jobs, cache)
-    if report is None:
+    done, begun = False, None
+    if not full:
+        done, report, step = _light(jobs, cache)
+        begun = (report, step)
+    if not done:
         from tuneops.scheduler.tick import tick
 
-        # The full tick starts from what the idle check read: the policies, the survey of quiet jobs.
         ctx = _context(jobs, lease_ttl, full=full, cache=cache)
-        ctx.policies, ctx.survey = policies, found
+        ctx.begun = begun  # the full tick goes on from what the light one decided
         try:
             report = tick(ctx)
         finally:
@@ -126,14 +128,14 @@ def tick_cmd(
     raise typer.Exit(1 if report.errors else 0)
 
 
-def _idle(jobs: Path, cache: Any) -> tuple[Any, Any, Any]:
-    """The report of a tick with nothing to do, read without the ORM, or None when there is work; and the
-    policies and survey of quiet jobs either way (see ``tuneops.scheduler.idle``)."""
-    from tuneops.clock import utcnow
-    from tuneops.scheduler.idle import idle_tick
+def _light(jobs: Path, cache: Any) -> tuple[bool, Any, Any]:
+    """A tick without the ORM when nothing fires and no run or fire needs work; else what it decided
+    (see ``tuneops.scheduler.light``)."""
+    from tuneops.clock import actor, utcnow
+    from tuneops.scheduler.light import light_tick
 
-    with state.reader() as reader:
-        return idle_tick(reader, jobs, cache, utcnow())
+    with state.reader() as db:
+        return light_tick(db, jobs, cache, utcnow(), actor=actor())
 
 
 @schedule_app.command("run")

@@ -48,10 +48,9 @@ class SchedulerContext:
     _hashes: Any = None
     # Skip jobs whose remembered decision still holds (see ``quiet``); False works out every job.
     skip_quiet: bool = True
-    # What `tuneops schedule tick`'s idle check already read for this tick: the policies (as
-    # ``load_policies`` returned them) and the survey of quiet jobs. Used once.
-    policies: Any = None
-    survey: Any = None
+    # What a light tick (``scheduler.light``) decided before it found work that needs the ORM: its report
+    # so far and its ``deciding.Pass``. The next ``tick`` goes on from there (once).
+    begun: Any = None
 
     @property
     def orch(self) -> Orchestrator:

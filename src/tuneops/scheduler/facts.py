@@ -15,16 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select, tuple_
 
 from tuneops.scheduler.datafiles import DataChange, DataFiles, FileHashes
 from tuneops.scheduler.localcache import LocalCache
 from tuneops.scheduler.policy import JobPolicy
-from tuneops.store import Store, queries
-from tuneops.store.eval_tables import AliasRow, EvalRunRow
-from tuneops.store.scheduler_tables import DecisionRow, FireRow
+from tuneops.store.spend import month_spend_microusd
+from tuneops.store.sql import Sql, marks
 from tuneops.store.states import ACTIVE_RUN_STATES, FIRE_ACTIVE_STATES
-from tuneops.store.tables import ModelRow, RunRow
 
 _CHUNK = 2000  # names per IN (...) list, well under every driver's limit on bound parameters
 # Up to this many jobs, facts are looked up by job name; beyond it, whole tables are joined once (an IN
@@ -119,102 +116,112 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[i:i + _CHUNK]
 
 
-_MODEL_COLUMNS = ("id", "provider", "provider_model_id", "run_id", "base_model", "train_sha256")
+# A model's facts joined with its run (for its example count).
+_MODEL_SELECT = ("SELECT m.id, m.provider, m.provider_model_id, m.run_id, m.base_model, m.train_sha256, "
+                 "r.train_examples, m.created_at, m.base_shutdown_at{extra} FROM model m JOIN run r ON r.id = m.run_id")
 
 
-def _model_select(*extra: Any) -> Any:
-    """Model facts joined with their run (for its example count)."""
-    m, r = ModelRow.__table__.c, RunRow.__table__.c  # type: ignore[attr-defined]
-    return (select(*(m[c] for c in _MODEL_COLUMNS), r.train_examples, m.created_at, m.base_shutdown_at, *extra)
-            .join_from(ModelRow.__table__, RunRow.__table__, r.id == m.run_id))
+def _model_fact(db: Sql, row: Sequence[Any], source: str) -> ModelFact:
+    return ModelFact(*row[:7], created_at=db.time(row[7]), base_shutdown_at=db.time(row[8]),  # type: ignore[misc]
+                     source=source)
 
 
-def current_models(session: Any, policies: Sequence[JobPolicy]) -> dict[str, ModelFact]:
+def current_models(db: Sql, policies: Sequence[JobPolicy]) -> dict[str, ModelFact]:
     """Each job's alias holder (when its spec names an alias and it is held), else its newest model.
 
     Alias holders of many jobs come from one join over every alias (no IN list of thousands of ids:
     PostgreSQL answers that with a scan per chunk); only jobs without a held alias need a second query.
     """
     wanted = {p.name: p.alias for p in policies}
-    a, m = AliasRow.__table__.c, ModelRow.__table__.c  # type: ignore[attr-defined]
     out: dict[str, ModelFact] = {}
-    stmt = _model_select(a.job_name, a.name).join(AliasRow.__table__, a.model_pk == m.id)  # type: ignore[attr-defined]
+    sql = _MODEL_SELECT.format(extra=", a.job_name, a.name") + " JOIN alias a ON a.model_pk = m.id"
+    params: list[str] = []
     if len(wanted) <= _FEW:
-        stmt = stmt.where(a.job_name.in_(sorted(n for n, alias in wanted.items() if alias)))
-    for row in session.execute(stmt).all():
+        params = sorted(n for n, alias in wanted.items() if alias)
+        sql += f" WHERE a.job_name IN ({marks(params)})"
+    for row in db.rows(sql, params) if params or len(wanted) > _FEW else ():
         if wanted.get(row[9]) == row[10]:
-            out[row[9]] = ModelFact(*row[:9], source="alias")  # type: ignore[misc]
+            out[row[9]] = _model_fact(db, row, "alias")
     rest = [n for n in wanted if n not in out]
     newest: dict[int, str] = {}
     for chunk in _chunks(rest):
-        stmt = select(m.job_name, func.max(m.id)).where(m.job_name.in_(chunk)).group_by(m.job_name)
-        newest.update({pk: job for job, pk in session.execute(stmt).all()})
-    ids = sorted(newest)
-    for chunk in _chunks(ids):
-        for row in session.execute(_model_select().where(m.id.in_(chunk))).all():
-            out[newest[row[0]]] = ModelFact(*row, source="latest")  # type: ignore[misc]
+        newest.update({pk: job for job, pk in db.rows(
+            f"SELECT job_name, MAX(id) FROM model WHERE job_name IN ({marks(chunk)}) GROUP BY job_name", chunk)})
+    for chunk in _chunks(sorted(newest)):
+        for row in db.rows(_MODEL_SELECT.format(extra="") + f" WHERE m.id IN ({marks(chunk)})", chunk):
+            out[newest[row[0]]] = _model_fact(db, row, "latest")
     return out
 
 
-def latest_evals(session: Any, models: dict[str, ModelFact],
-                 current_sets: dict[str, str | None]) -> dict[int, EvalFact]:
+def latest_evals(db: Sql, models: dict[str, ModelFact], current_sets: dict[str, str | None]) -> dict[int, EvalFact]:
     """The newest eval of each job's model, preferring one on the job's current eval set.
 
     Evals of many alias holders come from one join through ``alias``; other models' by their ids.
     """
-    e, m, a = EvalRunRow.__table__.c, ModelRow.__table__.c, AliasRow.__table__.c  # type: ignore[attr-defined]
     by_key = {(mf.provider, mf.provider_model_id): (job, mf) for job, mf in models.items()}
-    cols = (e.id, e.provider, e.model, e.set_sha256, e.examples, e.scores, e.created_at)
-    stmts = []
+    cols = "SELECT e.id, e.provider, e.model, e.set_sha256, e.examples, e.scores, e.created_at FROM eval_run e"
+    queries: list[tuple[str, Sequence[Any]]] = []
     held = [job for job, mf in models.items() if mf.source == "alias"]
     if len(held) > _FEW:
-        stmts.append(select(*cols).join_from(EvalRunRow.__table__, ModelRow.__table__,  # type: ignore[attr-defined]
-                                             (m.provider == e.provider) & (m.provider_model_id == e.model))
-                     .join(AliasRow.__table__, a.model_pk == m.id))  # type: ignore[attr-defined]
+        queries.append((cols + " JOIN model m ON m.provider = e.provider AND m.provider_model_id = e.model "
+                        "JOIN alias a ON a.model_pk = m.id", ()))
         held = []
     # By (provider, model): the pair leads the eval_run index.
     others = sorted({(mf.provider, mf.provider_model_id) for job, mf in models.items()
                      if mf.source != "alias" or job in held})
-    stmts += [select(*cols).where(tuple_(e.provider, e.model).in_(chunk)) for chunk in _chunks(others)]
+    queries += [(cols + f" WHERE (e.provider, e.model) IN ({', '.join(['(?, ?)'] * len(chunk))})",
+                 [v for pair in chunk for v in pair]) for chunk in _chunks(others)]
     best: dict[int, tuple[Any, ...]] = {}
-    for stmt in stmts:
-        for row in session.execute(stmt).all():
+    for sql, params in queries:
+        for row in db.rows(sql, params):
             hit = by_key.get((row[1], row[2]))
             if hit is None:
                 continue
             job, mf = hit
-            rank = (row[3] == current_sets.get(job), row[6], row[0])
+            rank = (row[3] == current_sets.get(job), db.time(row[6]), row[0])
             prior = best.get(mf.id)
             if prior is None or rank > prior[0]:
                 best[mf.id] = (rank, row)
-    return {pk: EvalFact(row[0], row[3], row[4], orjson.loads(row[5]), row[6]) for pk, (_, row) in best.items()}
+    return {pk: EvalFact(row[0], row[3], row[4], orjson.loads(row[5]), rank[1])
+            for pk, (rank, row) in best.items()}
 
 
-def memories(session: Any, names: Sequence[str] | None = None) -> dict[str, Memory]:
-    """The scheduler's memory of these jobs (None: of every job it has seen)."""
-    d = DecisionRow.__table__.c  # type: ignore[attr-defined]
-    stmt = select(d.job_name, d.first_seen_at, d.code, d.outcome, d.recorded_at, d.last_fired_at,
-                  d.last_fire_key, d.last_cron_slot)
-    if names is None or len(names) > _FEW:
-        return {row[0]: Memory(*row[1:]) for row in session.execute(stmt).all()}
+_MEMORY_SELECT = ("SELECT job_name, first_seen_at, code, outcome, recorded_at, last_fired_at, last_fire_key, "
+                  "last_cron_slot FROM decision")
+
+
+def memory_of(row: Sequence[Any]) -> Memory:
+    """A job's memory from a row of ``_MEMORY_SELECT`` (job name first)."""
+    t = Sql.time
+    return Memory(t(row[1]), row[2], row[3], t(row[4]), t(row[5]), row[6], t(row[7]))
+
+
+def memories(db: Sql, names: Sequence[str] | None = None, *, lock: bool = False) -> dict[str, Memory]:
+    """The scheduler's memory of these jobs (None: of every job it has seen); ``lock``: the rows are
+    locked until the caller's write transaction ends (rows another process holds are left out)."""
+    suffix = db.skip_locked if lock else ""
+    if names is None or (len(names) > _FEW and not lock):
+        return {row[0]: memory_of(row) for row in db.rows(_MEMORY_SELECT + suffix)}
     out: dict[str, Memory] = {}
     for chunk in _chunks(sorted(names)):
-        out.update({row[0]: Memory(*row[1:]) for row in session.execute(stmt.where(d.job_name.in_(chunk))).all()})
+        rows = db.rows(f"{_MEMORY_SELECT} WHERE job_name IN ({marks(chunk)}){suffix}", chunk)
+        out.update({row[0]: memory_of(row) for row in rows})
     return out
 
 
-def in_flight(session: Any) -> dict[str, list[str]]:
+def in_flight(db: Sql) -> dict[str, list[str]]:
     """Unfinished runs and active fires, by job."""
     out: dict[str, list[str]] = {}
-    r, f = RunRow.__table__.c, FireRow.__table__.c  # type: ignore[attr-defined]
-    for job, run_id in session.execute(select(r.job_name, r.id).where(r.state.in_(ACTIVE_RUN_STATES))):
+    for job, run_id in db.rows(f"SELECT job_name, id FROM run WHERE state IN ({marks(ACTIVE_RUN_STATES)})",
+                               ACTIVE_RUN_STATES):
         out.setdefault(job, []).append(run_id)
-    for job, fire_id in session.execute(select(f.job_name, f.id).where(f.state.in_(FIRE_ACTIVE_STATES))):
+    for job, fire_id in db.rows(f"SELECT job_name, id FROM fire WHERE state IN ({marks(FIRE_ACTIVE_STATES)})",
+                                FIRE_ACTIVE_STATES):
         out.setdefault(job, []).append(fire_id)
     return out
 
 
-def gather(store: Store, policies: Sequence[JobPolicy], now: datetime, cache: LocalCache, *,
+def gather(db: Sql, policies: Sequence[JobPolicy], now: datetime, cache: LocalCache, *,
            snapshot_dir: Path | None = None, files: DataFiles | None = None,
            hashes: FileHashes | None = None) -> Facts:
     """Facts of every job with a [retrain] policy (and of broken specs, to report them).
@@ -226,20 +233,19 @@ def gather(store: Store, policies: Sequence[JobPolicy], now: datetime, cache: Lo
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     scheduled = [p for p in policies if p.error is None and p.retrain is not None]
-    with store.read() as s:
-        memory = memories(s, [p.name for p in policies])
-        models = current_models(s, scheduled)
-        flight = in_flight(s)
-        spent = queries.month_spend_microusd(s, month_start(now))
-        timings["ledger"] = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        hashes = hashes or FileHashes(cache)
-        sets = {p.name: hashes.sha256(p.eval_set) for p in scheduled
-                if p.eval_set and p.retrain and p.retrain.eval_below is not None}
-        timings["eval_sets"] = time.perf_counter() - t1
-        t1 = time.perf_counter()
-        evals = latest_evals(s, {n: models[n] for n in sets if n in models}, sets)
-        timings["evals"] = time.perf_counter() - t1
+    memory = memories(db, [p.name for p in policies])
+    models = current_models(db, scheduled)
+    flight = in_flight(db)
+    spent = month_spend_microusd(db, month_start(now))
+    timings["ledger"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    hashes = hashes or FileHashes(cache)
+    sets = {p.name: hashes.sha256(p.eval_set) for p in scheduled
+            if p.eval_set and p.retrain and p.retrain.eval_below is not None}
+    timings["eval_sets"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    evals = latest_evals(db, {n: models[n] for n in sets if n in models}, sets)
+    timings["evals"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     files = files or DataFiles(cache, snapshot_dir)
     jobs: dict[str, JobFacts] = {}

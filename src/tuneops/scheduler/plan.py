@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuneops.scheduler.context import SchedulerContext
+from tuneops.scheduler.deciding import decisions_for
 from tuneops.scheduler.facts import gather
 from tuneops.scheduler.policy import JobPolicy, load_policies
-from tuneops.scheduler.tick import decisions_for, estimate
+from tuneops.scheduler.tick import estimate
 from tuneops.scheduler.triggers import Decision, evaluate, with_budget
+from tuneops.store.reader import of_store
 
 
 @dataclass
@@ -61,9 +63,10 @@ def plan(ctx: SchedulerContext, *, estimates: bool = True) -> Plan:
     now = ctx.clock()
     policies = load_policies(ctx.jobs_dir, ctx.cache, ctx.policy_memo)
     files, hashes = ctx.file_states()
-    facts = gather(ctx.store, policies, now, ctx.cache, snapshot_dir=ctx.cache_dir, files=files, hashes=hashes)
-    verdicts = {job: evaluate(f, now) for job, f in facts.jobs.items()}
-    decisions = decisions_for(ctx, facts, verdicts)
+    with of_store(ctx.store) as db:
+        facts = gather(db, policies, now, ctx.cache, snapshot_dir=ctx.cache_dir, files=files, hashes=hashes)
+        verdicts = {job: evaluate(f, now) for job, f in facts.jobs.items()}
+        decisions = decisions_for(db, facts, verdicts)
     out = Plan(month_spent_microusd=facts.month_spent_microusd)
     spent = facts.month_spent_microusd  # grows with each job the plan fires, as a tick's admissions would
     for p in sorted(policies, key=lambda p: p.name):

@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING
 from tuneops.scheduler.localcache import LocalCache
 from tuneops.scheduler.policy import JobPolicy
 
-if TYPE_CHECKING:  # quiet is read before anything imports the ORM (see scheduler.idle)
+if TYPE_CHECKING:  # quiet is read before anything imports the ORM (see scheduler.light)
     from tuneops.scheduler.facts import Memory
     from tuneops.scheduler.triggers import Decision
-    from tuneops.store.reader import Reader
+    from tuneops.store.sql import Sql
 
 # The longest a decision is reused without being worked out again. Longer than the hourly record of an
 # unchanged skip (plus its spread of up to 25 %), so with the default record interval each job is worked
@@ -51,7 +51,7 @@ def _seconds(t: datetime) -> float:
     return (t - _EPOCH).total_seconds()
 
 
-def ledger_id(reader: Reader) -> str:
+def ledger_id(reader: Sql) -> str:
     """What names a ledger in the cache: the hash of its first audit event (the same whichever URL reaches
     it, and unlike any other ledger's), or "empty"."""
     rows = reader.rows("SELECT hash FROM audit_event WHERE seq = 1")
@@ -98,13 +98,13 @@ class LedgerMark:
     hash: str
 
 
-def ledger_mark(reader: Reader) -> LedgerMark:
+def ledger_mark(reader: Sql) -> LedgerMark:
     """The chain head now (0 for an empty ledger)."""
     rows = reader.rows("SELECT seq, hash FROM audit_head")  # one row, or none before the first event
     return LedgerMark(int(rows[0][0]), str(rows[0][1])) if rows else LedgerMark(0, "")
 
 
-def _events_by_job(reader: Reader, since: int, until: int | None = None) -> dict[str | None, tuple[int, int]]:
+def _events_by_job(reader: Sql, since: int, until: int | None = None) -> dict[str | None, tuple[int, int]]:
     """For each job named by audit events after ``since`` (up to ``until``): how many, and the newest's number
     (key None: events naming no job)."""
     sql = "SELECT job_name, COUNT(*), MAX(seq) FROM audit_event WHERE seq > ?"
@@ -114,7 +114,7 @@ def _events_by_job(reader: Reader, since: int, until: int | None = None) -> dict
     return {name: (int(n), int(seq)) for name, n, seq in reader.rows(sql + " GROUP BY job_name", params)}
 
 
-def latest_events(reader: Reader, since: int, now: LedgerMark) -> dict[str | None, int] | None:
+def latest_events(reader: Sql, since: int, now: LedgerMark) -> dict[str | None, int] | None:
     """The newest sequence number after ``since`` (up to ``now``) naming each job (None: events naming no
     job); None when there are so many that working every job out again is cheaper."""
     if now.seq - since > MAX_EVENTS:
@@ -122,7 +122,7 @@ def latest_events(reader: Reader, since: int, now: LedgerMark) -> dict[str | Non
     return {name: seq for name, (_, seq) in _events_by_job(reader, since, now.seq).items()}
 
 
-def sole_events(reader: Reader, since: LedgerMark, jobs: set[str]) -> dict[str, int]:
+def sole_events(reader: Sql, since: LedgerMark, jobs: set[str]) -> dict[str, int]:
     """Of ``jobs``, those named by exactly one audit event after ``since``, with that event's number (a tick
     that recorded a job's decision passes it: then the one event is its own, and nothing else happened)."""
     if not jobs:
@@ -131,7 +131,7 @@ def sole_events(reader: Reader, since: LedgerMark, jobs: set[str]) -> dict[str, 
             if name in jobs and n == 1}
 
 
-def same_ledger(reader: Reader, mark: LedgerMark | None, now: LedgerMark) -> bool:
+def same_ledger(reader: Sql, mark: LedgerMark | None, now: LedgerMark) -> bool:
     """Whether the ledger is the one a remembered mark was taken on (its event there has that hash)."""
     if mark is None or mark.seq > now.seq:
         return False
@@ -204,7 +204,7 @@ class QuietJobs:
                           ("DELETE FROM quiet_mark WHERE ledger = ?", [(self.ledger,)])])
 
 
-def quiet_jobs(reader: Reader, memory: QuietJobs, job_inputs: Mapping[str, str], now: datetime,
+def quiet_jobs(reader: Sql, memory: QuietJobs, job_inputs: Mapping[str, str], now: datetime,
                head: LedgerMark) -> dict[str, float]:
     """Jobs whose remembered decision still holds (same inputs, no audit event since, its time not come),
     with the time (seconds since the epoch) it holds until."""
@@ -237,7 +237,7 @@ class Survey:
         return {job for job, until in self.until.items() if t < until}
 
 
-def survey(reader: Reader, cache: LocalCache, policies: Iterable[JobPolicy], now: datetime) -> Survey:
+def survey(reader: Sql, cache: LocalCache, policies: Iterable[JobPolicy], now: datetime) -> Survey:
     """Survey the tracked jobs among ``policies`` (those with a [retrain] policy, or a spec error)."""
     job_inputs = inputs(p for p in policies if p.error is not None or p.retrain is not None)
     head = ledger_mark(reader)  # first: every later read is at least as new

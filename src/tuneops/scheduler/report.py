@@ -26,6 +26,7 @@ class TickReport:
     synced: int = 0
     in_flight: int = 0
     errors: list[str] = field(default_factory=list)
+    light: bool = False  # the whole pass ran without the ORM (see ``light``)
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
 

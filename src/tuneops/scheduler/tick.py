@@ -7,51 +7,27 @@ its fire key is inserted, and the follow-up work is claimed with leases (see ``l
 
 from __future__ import annotations
 
-import gc
 import json
 import random
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any
+from dataclasses import replace
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import func, or_, select
 
 from tuneops.errors import LeaseLost, TuneopsError
-from tuneops.scheduler import journal, work
+from tuneops.scheduler import deciding, work
 from tuneops.scheduler.context import MAX_ATTEMPTS, SchedulerContext
-from tuneops.scheduler.facts import ACTIVE_RUN_STATES, Facts, gather
+from tuneops.scheduler.facts import ACTIVE_RUN_STATES, Facts
 from tuneops.scheduler.leases import acquire, claim_fires
-from tuneops.scheduler.policy import JobPolicy, load_policies
+from tuneops.scheduler.policy import JobPolicy
 from tuneops.scheduler.report import TickReport
-from tuneops.scheduler.triggers import Decision, Verdict, decide, evaluate, with_budget
+from tuneops.scheduler.triggers import Verdict, evaluate, with_budget
 from tuneops.store import queries
+from tuneops.store.reader import of_store
 from tuneops.store.scheduler_tables import FIRE_ACTIVE_STATES, FireRow
 from tuneops.store.tables import RunRow
 
 SYNC_LEASE = "sync"
-
-
-def fired_keys(ctx: SchedulerContext, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of these (job, fire key) pairs already fired."""
-    pairs = list(pairs)
-    out: set[tuple[str, str]] = set()
-    with ctx.store.read() as s:
-        for i in range(0, len(pairs), 1000):
-            stmt = select(FireRow.job_name, FireRow.fire_key).where(
-                tuple_(FireRow.job_name, FireRow.fire_key).in_(pairs[i:i + 1000]))
-            out |= {(j, k) for j, k in s.execute(stmt)}
-    return out
-
-
-def decisions_for(ctx: SchedulerContext, facts: Facts, verdicts: dict[str, tuple[Verdict, ...]]) -> dict[str, Decision]:
-    """Every job's decision before the budget: its verdicts through the gates."""
-    pairs = {(job, v.fire_key) for job, vs in verdicts.items() for v in vs if v.fire and v.fire_key}
-    by_job: dict[str, set[str]] = {}
-    for job, key in fired_keys(ctx, pairs) if pairs else ():
-        by_job.setdefault(job, set()).add(key)
-    return {job: decide(f, verdicts.get(job, ()), facts.now, by_job.get(job, ())) for job, f in facts.jobs.items()}
 
 
 def estimate(policy: JobPolicy) -> tuple[int | None, str]:
@@ -96,102 +72,28 @@ def _refresh(ctx: SchedulerContext, facts: Facts, verdicts: dict[str, tuple[Verd
     return replace(facts, jobs=jobs)
 
 
-@dataclass
-class _Pass:
-    """What deciding produced, for the rest of the tick."""
-
-    facts: Facts
-    policies: list[JobPolicy]
-    verdicts: dict[str, tuple[Verdict, ...]]
-    tracked: set[str]
-    quiet: set[str] = field(default_factory=set)
-    survey: Any = None  # quiet.Survey, read before the facts, when skipping quiet jobs
-
-
-def _decide(ctx: SchedulerContext, now: datetime, report: TickReport) -> _Pass:
-    """Policies -> facts -> every trigger's verdict (for the jobs that are not quiet)."""
-    t = time.perf_counter()
-    policies, ctx.policies = ctx.policies, None
-    if policies is None:
-        policies = load_policies(ctx.jobs_dir, ctx.cache, ctx.policy_memo)
-    report.timings["policies"] = time.perf_counter() - t
-    report.jobs = len(policies)
-    scheduled = {p.name for p in policies if p.error is None and p.retrain is not None}
-    report.scheduled = len(scheduled)
-    # Broken specs are tracked too, so the trail says why a job stopped being considered.
-    tracked = scheduled | {p.name for p in policies if p.error is not None}
-    step = _Pass(facts=None, policies=policies, verdicts={}, tracked=tracked)  # type: ignore[arg-type]
-    if ctx.skip_quiet:
-        t = time.perf_counter()
-        step.survey, ctx.survey = ctx.survey, None
-        if step.survey is None:
-            from tuneops.scheduler.quiet import survey
-            from tuneops.store.reader import of_store
-
-            with of_store(ctx.store) as reader:
-                step.survey = survey(reader, ctx.cache, policies, now)
-        step.quiet = step.survey.quiet(now)
-        report.timings["quiet"] = time.perf_counter() - t
-    files, hashes = ctx.file_states()
-    active = [p for p in policies if p.name not in step.quiet]
-    step.facts = gather(ctx.store, active, now, ctx.cache, snapshot_dir=ctx.cache_dir, files=files, hashes=hashes)
-    report.timings.update({f"facts.{k}": v for k, v in step.facts.timings.items()})
-    t = time.perf_counter()
-    journal.ensure_seen(ctx.store, sorted(j for j, f in step.facts.jobs.items()
-                                          if j in tracked and f.memory is None), now)
-    step.verdicts = {job: evaluate(f, now) for job, f in step.facts.jobs.items() if job in scheduled}
-    report.timings["decide"] = time.perf_counter() - t
-    return step
-
-
-def _remember(ctx: SchedulerContext, step: _Pass, decisions: dict[str, Decision], recorded: set[str],
-              now: datetime) -> None:
-    """Remember the decisions this tick worked out that stay the same until something changes.
-
-    A job whose decision this tick recorded is remembered as of its own record (unless some other event
-    named it meanwhile), so that record does not wake it on the next tick.
-    """
-    from tuneops.scheduler.quiet import sole_events, stable_until
-    from tuneops.store.reader import of_store
-
-    every = journal.record_every()
-    survey = step.survey
-    own: dict[str, int] = {}
-    if recorded:
-        with of_store(ctx.store) as reader:
-            own = sole_events(reader, survey.head, recorded)
-    worked_out = {}
-    for job, d in decisions.items():
-        if job not in survey.inputs:
-            continue
-        memory, seq = step.facts.jobs[job].memory, survey.head.seq
-        if job in own:
-            memory = journal.after_record(memory, d, now) if memory else None
-            seq = own[job]
-        worked_out[job] = (survey.inputs[job], stable_until(d, memory, now, every), seq)
-    survey.memory.remember(survey.head, worked_out, now)
-
-
 def tick(ctx: SchedulerContext, *, submit: bool = True, advance: bool = True) -> TickReport:
-    """One pass over every job spec in ``ctx.jobs_dir``."""
+    """One pass over every job spec in ``ctx.jobs_dir`` (going on from ``ctx.begun`` when a light tick
+    decided already)."""
     started = time.perf_counter()
-    now = ctx.clock()
-    report = TickReport(at=now)
-    # Deciding allocates a few objects per job and frees them all together; cyclic GC passes over
-    # the process's whole heap meanwhile cost ~20% of a tick over 10,000 jobs, for nothing.
-    gc_was_on = gc.isenabled()
-    gc.disable()
-    try:
-        step = _decide(ctx, now, report)
-    finally:
-        if gc_was_on:
-            gc.enable()
-    facts, policies, verdicts, tracked = step.facts, step.policies, step.verdicts, step.tracked
-    if submit:  # re-scoring calls providers: not with the collector off
+    begun, ctx.begun = ctx.begun, None
+    if begun is None:
+        now = ctx.clock()
+        report = TickReport(at=now)
+        files, hashes = ctx.file_states()
+        with of_store(ctx.store) as db:
+            step = deciding.work_out(db, ctx.jobs_dir, ctx.cache, now, report, skip_quiet=ctx.skip_quiet,
+                                     memo=ctx.policy_memo, cache_dir=ctx.cache_dir, files=files, hashes=hashes)
+    else:
+        report, step = begun
+        now = step.now
+    facts, verdicts = step.facts, step.verdicts
+    if submit:  # re-scoring calls providers
         facts = _refresh(ctx, facts, verdicts, report)
     t = time.perf_counter()
-    decisions = decisions_for(ctx, facts, verdicts)
-    report.timings["decide"] += time.perf_counter() - t
+    with of_store(ctx.store) as db:
+        decisions = deciding.decisions_for(db, facts, verdicts)
+    report.timings["decide"] = report.timings.get("decide", 0.0) + time.perf_counter() - t
     firing = [d for d in decisions.values() if d.fire]
     # Processes that tick together start from different jobs, so they rarely race for the same key.
     random.Random(ctx.owner).shuffle(firing)
@@ -228,20 +130,14 @@ def tick(ctx: SchedulerContext, *, submit: bool = True, advance: bool = True) ->
     for d in decisions.values():
         if not d.fire and d.gate:
             report.held[d.gate] = report.held.get(d.gate, 0) + 1
-    report.quiet = len(step.quiet)
-    report.skipped = sum(1 for j, d in decisions.items() if j in tracked and not d.fire) + report.quiet
-    t = time.perf_counter()
-    memories = {j: f.memory for j, f in facts.jobs.items() if f.memory is not None}
-    skips = [d for j, d in decisions.items() if j in tracked and not d.fire]
-    recorded = journal.record_skips(ctx.store, skips, memories, now, actor=ctx.actor) if submit else []
-    report.recorded = len(recorded)
-    if submit and step.survey is not None:
-        _remember(ctx, step, decisions, set(recorded), now)
-    report.timings["record"] = time.perf_counter() - t
+    report.skipped = sum(1 for j, d in decisions.items() if j in step.tracked and not d.fire) + report.quiet
+    if submit:
+        with of_store(ctx.store) as db:
+            deciding.record(db, replace(step, facts=facts), decisions, report, actor=ctx.actor)
     if advance and submit:
         t = time.perf_counter()
         report.synced = sync(ctx, report)
-        settle(ctx, report, {p.name: p for p in policies})
+        settle(ctx, report, {p.name: p for p in step.policies})
         report.timings["advance"] = time.perf_counter() - t
     with ctx.store.read() as s:
         report.in_flight = s.execute(select(func.count()).select_from(RunRow)

@@ -19,12 +19,21 @@ from tuneops.clock import new_id
 from tuneops.errors import LeaseLost, TuneopsError
 from tuneops.scheduler.context import MAX_ATTEMPTS, SchedulerContext
 from tuneops.scheduler.facts import EvalFact, JobFacts
-from tuneops.scheduler.journal import decision_details, upsert
+from tuneops.scheduler.journal import decision_details
 from tuneops.scheduler.policy import JobPolicy
 from tuneops.scheduler.triggers import Decision
 from tuneops.store import queries
 from tuneops.store.scheduler_tables import FIRE_ACTIVE_STATES, DecisionRow, FireRow
 from tuneops.store.tables import RunRow
+
+
+def _insert(dialect: str, model: Any) -> Any:
+    """An INSERT that can say ON CONFLICT DO NOTHING, on either database."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    return insert(model.__table__)
 
 
 def trigger_text(fire: FireRow) -> str:
@@ -53,7 +62,7 @@ def fire_once(ctx: SchedulerContext, decision: Decision, facts: JobFacts, now: d
                        actor=ctx.actor, attempts=1, lease_owner=ctx.owner, lease_expires_at=now + ctx.ttl,
                        created_at=now, updated_at=now)
         values = fire.model_dump()
-        done = s.execute(upsert(ctx.store.dialect, FireRow).values(**values)
+        done = s.execute(_insert(ctx.store.dialect, FireRow).values(**values)
                          .on_conflict_do_nothing(index_elements=["job_name", "fire_key"]))
         if not done.rowcount:  # type: ignore[attr-defined]
             return None

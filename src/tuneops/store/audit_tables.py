@@ -10,7 +10,9 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column
 from sqlmodel import Field, SQLModel
 
-HEAD_ID = 1
+from tuneops.chain import HEAD_ID
+
+__all__ = ["HEAD_ID", "AuditHeadRow"]
 
 
 class AuditHeadRow(SQLModel, table=True):

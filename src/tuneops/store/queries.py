@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -109,15 +109,11 @@ def model_for_run(session: Session, run_id: str) -> ModelRow | None:
 
 
 def month_spend_microusd(session: Session, since: datetime, job: str | None = None) -> int:
-    """Money committed since ``since``: actual cost where known, else the estimate, for live runs."""
-    spent = func.coalesce(RunRow.cost_microusd, RunRow.estimate_microusd, 0)
-    stmt = select(func.coalesce(func.sum(spent), 0)).where(
-        RunRow.created_at >= since,
-        or_(RunRow.state.not_in(("failed", "cancelled")), RunRow.cost_microusd.is_not(None)),  # type: ignore
-    )
-    if job:
-        stmt = stmt.where(RunRow.job_name == job)
-    return int(session.exec(stmt).scalar_one())  # type: ignore[call-overload]
+    """Money committed since ``since`` (see ``tuneops.store.spend``), inside this session's transaction."""
+    from tuneops.store.spend import month_spend_microusd as spend
+    from tuneops.store.sql import of_session
+
+    return spend(of_session(session), since, job)
 
 
 def metric_points(session: Session, run_id: str) -> Sequence[Any]:

@@ -1,55 +1,33 @@
-"""Reading the ledger through a bare DB-API connection, for commands whose cost is their start-up.
+"""Opening the ledger as a bare DB-API connection, for commands whose cost is their start-up.
 
 `tuneops history` over a million audit events answers in milliseconds, yet importing SQLAlchemy and
 the table models takes about 0.6 s before the first query. So read-only commands open the ledger
 with the standard library's sqlite3 (or psycopg) when its schema is current, and fall back to
 opening the store the usual way (which migrates it) when it is not, reading through that store's
-connection with the same SQL. Writes always go through ``tuneops.store.Store``.
+connection with the same SQL (``tuneops.store.sql``). The scheduler's tick also records its
+decisions through it; everything else writes through ``tuneops.store.Store``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tuneops.errors import StoreError
 from tuneops.store.migrate import SCHEMA_HEADS
+from tuneops.store.sql import Sql
 from tuneops.store.urls import libpq_url, resolve_url, sqlite_path
 
-# SQLAlchemy's text form of a SQLite DATETIME (always with microseconds), so times compare as text.
-SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 _BUSY_TIMEOUT_S = 60
 
 
-class Reader:
-    """One read-only view of the ledger: SQL with ``?`` placeholders, rows as tuples."""
+class Reader(Sql):
+    """The ledger through one bare DB-API connection of its own (closed with the reader)."""
 
     def __init__(self, connection: Any, dialect: str, close: Callable[[], None] | None = None):
-        self.connection = connection
-        self.dialect = dialect
+        super().__init__(connection, dialect)
         self._close = close or connection.close
-
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run one query (``?`` placeholders on either database) and return every row."""
-        if self.dialect == "postgresql":
-            sql = sql.replace("?", "%s")
-        cursor = self.connection.cursor()
-        try:
-            cursor.execute(sql, tuple(params))
-            return [tuple(r) for r in cursor.fetchall()]
-        finally:
-            cursor.close()
-
-    def time_param(self, value: datetime) -> Any:
-        """A naive UTC time as this database compares it with stored times."""
-        return value.strftime(SQLITE_TIME) if self.dialect == "sqlite" else value
-
-    @staticmethod
-    def time(value: Any) -> datetime:
-        """A stored time as a naive UTC datetime."""
-        return datetime.fromisoformat(value) if isinstance(value, str) else value
 
     def close(self) -> None:
         """Close the connection (and the store it came from, if any)."""
@@ -103,6 +81,9 @@ def _connect_sqlite(url: str) -> Reader | None:
         return None  # a new ledger: the store creates it
     try:
         conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        # As the store's own connections have them (see store.engine): writes here append to the chain.
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=NORMAL")
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open the ledger {path}: {exc}") from None
     reader = Reader(conn, "sqlite")
