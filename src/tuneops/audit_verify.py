@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from tuneops.audit import GENESIS, event_hash_iso
 from tuneops.store.audit_tables import HEAD_ID, AuditHeadRow
+from tuneops.store.sql import Sql
 from tuneops.store.tables import AuditEventRow
 
 if TYPE_CHECKING:
@@ -185,26 +186,20 @@ def _batches(conn: Any, lo: int, hi: int, batch: int) -> Iterator[list[tuple[Any
     Bypasses SQLAlchemy's row processing, which costs more than the hashing at a million events.
     """
     sqlite = conn.dialect.name == "sqlite"
-    mark = "?" if sqlite else "%s"
     columns = list(_COLUMNS)
     if not sqlite:
         # The server writes the ISO text the hash needs, cheaper than a datetime per row in Python.
         columns[1] = "to_char(at, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
-    sql = (f"SELECT {', '.join(columns)} FROM audit_event WHERE seq > {mark} AND seq <= {mark} "
-           f"ORDER BY seq LIMIT {mark}")
-    cursor = conn.connection.driver_connection.cursor()
+    sql = f"SELECT {', '.join(columns)} FROM audit_event WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
+    db = Sql(conn.connection.driver_connection, conn.dialect.name)
     after = lo - 1
-    try:
-        while True:
-            cursor.execute(sql, (after, hi, batch))
-            rows = cursor.fetchall()
-            if rows:
-                yield rows
-            if len(rows) < batch:
-                return
-            after = rows[-1][0]
-    finally:
-        cursor.close()
+    while True:
+        rows = db.rows(sql, (after, hi, batch))
+        if rows:
+            yield rows
+        if len(rows) < batch:
+            return
+        after = rows[-1][0]
 
 
 def _in_workers(store: Store, last_seq: int, n: int, batch: int) -> list[_Range]:

@@ -74,3 +74,48 @@ def _why(store) -> str:  # type: ignore[no-untyped-def]
                          .where(RunEventRow.kind.in_(("retry", "note", "error")))).all()  # type: ignore[attr-defined]
         odd = s.execute(select(RunRow.id, RunRow.state).where(RunRow.state.in_(("unknown", "failed")))).all()
     return f"events: {[tuple(r) for r in rows][:20]}; odd runs: {[tuple(r) for r in odd][:20]}"
+
+
+@pytest.mark.slow
+def test_four_processes_recording_due_skips_record_each_once(db_url: str, sandbox: object, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                             sched) -> None:
+    # The light tick (no ORM) records skips on its own connection: the same once-only rule holds.
+    import sqlite3
+    from datetime import timedelta
+
+    from sqlalchemy import func, update
+
+    from tuneops import audit
+    from tuneops.clock import utcnow
+    from tuneops.store.scheduler_tables import DecisionRow
+
+    jobs = tmp_path / "jobs"
+    rows = [{"messages": [{"role": "user", "content": f"ticket {k}"}, {"role": "assistant", "content": "billing"}]}
+            for k in range(2)]
+    for i in range(100):  # a yearly slot this test will not live to see: every decision is a skip
+        sched.write_job(jobs, f"yearly-{i:03d}", 'cron = "0 0 1 1 *"', rows)
+    env = sched.cli_env(db_url, sandbox.url, tmp_path / ".tuneops")  # type: ignore[attr-defined]
+    first = sched.start(["schedule", "tick", "--jobs", str(jobs), "--json"], env, tmp_path)
+    out, err = first.communicate(timeout=600)
+    assert first.returncode == 0 and json.loads(out)["recorded"] == 100, err[-3000:]
+    # Two hours on (as far as the ledger and the local cache know): every skip is due for its hourly record.
+    store = open_store(db_url)
+    with store.write() as s:
+        s.execute(update(DecisionRow).values(recorded_at=utcnow() - timedelta(hours=2)))
+    with sqlite3.connect(tmp_path / ".tuneops" / "cache" / "scheduler.sqlite") as cache:
+        cache.execute("DELETE FROM quiet")  # what this machine remembers, forgotten
+
+    procs = [sched.start(["schedule", "tick", "--jobs", str(jobs), "--json"], env, tmp_path) for _ in range(4)]
+    results = [p.communicate(timeout=600) for p in procs]
+    for p, (_, err) in zip(procs, results, strict=True):
+        assert "database is locked" not in err and "Traceback" not in err, err[-3000:]
+        assert p.returncode == 0, err[-3000:]
+    reports = [json.loads(out) for out, _ in results]
+    assert all(r["light"] and r["fired"] == [] and r["errors"] == [] for r in reports)
+    assert sum(r["recorded"] for r in reports) == 100
+    with store.read() as s:
+        skips = s.execute(select(AuditEventRow.job_name, func.count()).where(AuditEventRow.action == "schedule.skip")
+                          .group_by(AuditEventRow.job_name)).all()
+    assert len(skips) == 100 and {n for _, n in skips} == {2}  # first sight, then the hourly record: once each
+    assert audit.verify(store).ok
+    store.close()
