@@ -26,13 +26,7 @@ def test_four_processes_fire_each_of_100_due_decisions_once(db_url: str, sandbox
     env = sched.cli_env(db_url, sandbox.url, tmp_path / ".tuneops")  # type: ignore[attr-defined]
     before, jobs_before = requests_at(CREATE), _jobs(sandbox)
 
-    procs = [sched.start(["schedule", "tick", "--jobs", str(jobs), "--json"], env, tmp_path) for _ in range(4)]
-    results = [p.communicate(timeout=600) for p in procs]
-
-    for p, (_, err) in zip(procs, results, strict=True):
-        assert "database is locked" not in err and "Traceback" not in err, err[-3000:]
-        assert p.returncode == 0, err[-3000:]
-    reports = [json.loads(out) for out, _ in results]
+    reports = _ticks_at_once(sched, 4, jobs, env, tmp_path)
     fired = Counter(f["job"] for r in reports for f in r["fired"])
     assert sorted(fired) == names and set(fired.values()) == {1}
     assert sum(1 for r in reports if r["fired"]) >= 2  # the work really was shared
@@ -57,6 +51,17 @@ def test_four_processes_fire_each_of_100_due_decisions_once(db_url: str, sandbox
         assert p.returncode == 0, err[-3000:]
         assert json.loads(out)["fired"] == []
     assert requests_at(CREATE) - before == 100
+
+
+def _ticks_at_once(sched, n: int, jobs: Path, env: dict[str, str], cwd: Path) -> list[dict]:  # type: ignore[no-untyped-def]
+    """``n`` `tuneops schedule tick --json` processes started together: their reports, once each has exited 0
+    without a traceback or "database is locked"."""
+    procs = [sched.start(["schedule", "tick", "--jobs", str(jobs), "--json"], env, cwd) for _ in range(n)]
+    results = [p.communicate(timeout=600) for p in procs]
+    for p, (_, err) in zip(procs, results, strict=True):
+        assert "database is locked" not in err and "Traceback" not in err, err[-3000:]
+        assert p.returncode == 0, err[-3000:]
+    return [json.loads(out) for out, _ in results]
 
 
 def _jobs(sandbox: object) -> int:
@@ -105,12 +110,7 @@ def test_four_processes_recording_due_skips_record_each_once(db_url: str, sandbo
     with sqlite3.connect(tmp_path / ".tuneops" / "cache" / "scheduler.sqlite") as cache:
         cache.execute("DELETE FROM quiet")  # what this machine remembers, forgotten
 
-    procs = [sched.start(["schedule", "tick", "--jobs", str(jobs), "--json"], env, tmp_path) for _ in range(4)]
-    results = [p.communicate(timeout=600) for p in procs]
-    for p, (_, err) in zip(procs, results, strict=True):
-        assert "database is locked" not in err and "Traceback" not in err, err[-3000:]
-        assert p.returncode == 0, err[-3000:]
-    reports = [json.loads(out) for out, _ in results]
+    reports = _ticks_at_once(sched, 4, jobs, env, tmp_path)
     assert all(r["light"] and r["fired"] == [] and r["errors"] == [] for r in reports)
     assert sum(r["recorded"] for r in reports) == 100
     with store.read() as s:
