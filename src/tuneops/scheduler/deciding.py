@@ -106,6 +106,14 @@ def decisions_for(db: Sql, facts: Facts, verdicts: dict[str, tuple[Verdict, ...]
     return {job: decide(f, verdicts.get(job, ()), facts.now, by_job.get(job, ())) for job, f in facts.jobs.items()}
 
 
+def tally(report: TickReport, step: Pass, decisions: dict[str, Decision]) -> None:
+    """Count in ``report`` the skips (quiet ones included) and the firing triggers held back, by gate."""
+    for d in decisions.values():
+        if not d.fire and d.gate:
+            report.held[d.gate] = report.held.get(d.gate, 0) + 1
+    report.skipped = sum(1 for j, d in decisions.items() if j in step.tracked and not d.fire) + report.quiet
+
+
 def record(db: Sql, step: Pass, decisions: dict[str, Decision], report: TickReport, *, actor: str) -> None:
     """Record the skips that are due, count them in ``report``, and remember what holds (when skipping
     quiet jobs)."""

@@ -221,6 +221,19 @@ def in_flight(db: Sql) -> dict[str, list[str]]:
     return out
 
 
+def poll_due(db: Sql, now: datetime) -> bool:
+    """Whether an unfinished run is due for a poll (or still awaits its provider job)."""
+    return bool(db.rows(f"SELECT 1 FROM run WHERE state IN ({marks(ACTIVE_RUN_STATES)}) AND "
+                        "(next_poll_at IS NULL OR next_poll_at <= ?) LIMIT 1",
+                        (*ACTIVE_RUN_STATES, db.time_param(now))))
+
+
+def runs_in_flight(db: Sql) -> int:
+    """How many runs are unfinished."""
+    return int(db.rows(f"SELECT COUNT(*) FROM run WHERE state IN ({marks(ACTIVE_RUN_STATES)})",
+                       ACTIVE_RUN_STATES)[0][0])
+
+
 def gather(db: Sql, policies: Sequence[JobPolicy], now: datetime, cache: LocalCache, *,
            snapshot_dir: Path | None = None, files: DataFiles | None = None,
            hashes: FileHashes | None = None) -> Facts:

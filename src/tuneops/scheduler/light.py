@@ -15,10 +15,11 @@ from datetime import datetime
 from pathlib import Path
 
 from tuneops.scheduler import deciding
+from tuneops.scheduler.facts import poll_due, runs_in_flight
 from tuneops.scheduler.localcache import LocalCache
 from tuneops.scheduler.report import TickReport
 from tuneops.store.sql import Sql, marks
-from tuneops.store.states import ACTIVE_RUN_STATES, FIRE_ACTIVE_STATES
+from tuneops.store.states import FIRE_ACTIVE_STATES
 
 
 def light_tick(db: Sql, jobs_dir: Path, cache: LocalCache, now: datetime, *,
@@ -35,13 +36,9 @@ def light_tick(db: Sql, jobs_dir: Path, cache: LocalCache, now: datetime, *,
     report.timings["decide"] += time.perf_counter() - t
     if any(d.fire for d in decisions.values()):
         return False, report, step
-    for d in decisions.values():
-        if d.gate:
-            report.held[d.gate] = report.held.get(d.gate, 0) + 1
-    report.skipped = sum(1 for j in decisions if j in step.tracked) + report.quiet
+    deciding.tally(report, step, decisions)
     deciding.record(db, step, decisions, report, actor=actor)
-    report.in_flight = db.rows(f"SELECT COUNT(*) FROM run WHERE state IN ({marks(ACTIVE_RUN_STATES)})",
-                               ACTIVE_RUN_STATES)[0][0]
+    report.in_flight = runs_in_flight(db)
     report.light = True
     report.seconds = time.perf_counter() - started
     return True, report, step
@@ -49,7 +46,5 @@ def light_tick(db: Sql, jobs_dir: Path, cache: LocalCache, now: datetime, *,
 
 def _busy(db: Sql, now: datetime) -> bool:
     """Whether a run is due for a poll (sync) or a fire needs settling or taking over."""
-    due = db.rows(f"SELECT 1 FROM run WHERE state IN ({marks(ACTIVE_RUN_STATES)}) AND "
-                  "(next_poll_at IS NULL OR next_poll_at <= ?) LIMIT 1", (*ACTIVE_RUN_STATES, db.time_param(now)))
-    return bool(due or db.rows(f"SELECT 1 FROM fire WHERE state IN ({marks(FIRE_ACTIVE_STATES)}) LIMIT 1",
+    return poll_due(db, now) or bool(db.rows(f"SELECT 1 FROM fire WHERE state IN ({marks(FIRE_ACTIVE_STATES)}) LIMIT 1",
                                FIRE_ACTIVE_STATES))

@@ -12,12 +12,12 @@ import random
 import time
 from dataclasses import replace
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from tuneops.errors import LeaseLost, TuneopsError
 from tuneops.scheduler import deciding, work
 from tuneops.scheduler.context import MAX_ATTEMPTS, SchedulerContext
-from tuneops.scheduler.facts import ACTIVE_RUN_STATES, Facts
+from tuneops.scheduler.facts import Facts, poll_due, runs_in_flight
 from tuneops.scheduler.leases import acquire, claim_fires
 from tuneops.scheduler.policy import JobPolicy
 from tuneops.scheduler.report import TickReport
@@ -127,10 +127,7 @@ def tick(ctx: SchedulerContext, *, submit: bool = True, advance: bool = True) ->
                                "estimate_microusd": d.estimate_microusd})
         _submit(ctx, fire, p, report)
     report.timings["fire"] = time.perf_counter() - t
-    for d in decisions.values():
-        if not d.fire and d.gate:
-            report.held[d.gate] = report.held.get(d.gate, 0) + 1
-    report.skipped = sum(1 for j, d in decisions.items() if j in step.tracked and not d.fire) + report.quiet
+    deciding.tally(report, step, decisions)
     if submit:
         with of_store(ctx.store) as db:
             deciding.record(db, replace(step, facts=facts), decisions, report, actor=ctx.actor)
@@ -139,9 +136,8 @@ def tick(ctx: SchedulerContext, *, submit: bool = True, advance: bool = True) ->
         report.synced = sync(ctx, report)
         settle(ctx, report, {p.name: p for p in step.policies})
         report.timings["advance"] = time.perf_counter() - t
-    with ctx.store.read() as s:
-        report.in_flight = s.execute(select(func.count()).select_from(RunRow)
-                                     .where(RunRow.state.in_(ACTIVE_RUN_STATES))).scalar_one()  # type: ignore
+    with of_store(ctx.store) as db:
+        report.in_flight = runs_in_flight(db)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -163,12 +159,9 @@ def _submit(ctx: SchedulerContext, fire: FireRow, policy: JobPolicy | None, repo
 def sync(ctx: SchedulerContext, report: TickReport) -> int:
     """Advance unfinished runs once (one process at a time polls: the sync lease)."""
     now = ctx.clock()
-    with ctx.store.read() as s:
-        # Only when a poll is due (or a run awaits its provider job): sync_all reads every unfinished run.
-        due = s.execute(select(RunRow.id).where(
-            RunRow.state.in_(ACTIVE_RUN_STATES),  # type: ignore[attr-defined]
-            or_(RunRow.next_poll_at.is_(None), RunRow.next_poll_at <= now)).limit(1)).first()  # type: ignore
-    if due is None:
+    with of_store(ctx.store) as db:
+        due = poll_due(db, now)
+    if not due:  # sync_all reads every unfinished run: only when one is due for a poll
         return 0
     if not acquire(ctx.store, SYNC_LEASE, ctx.owner, ttl=ctx.ttl):
         return 0
