@@ -98,7 +98,7 @@ def fill(store, n: int) -> float:  # type: ignore[no-untyped-def]
 
 def time_history_in_process(store, job: str, repeat: int = 7) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
     """(first, median of the rest) milliseconds for the history query, and rows returned."""
-    from tuneops import audit_query
+    from tuneops.audit import query as audit_query
     from tuneops.store.reader import of_store
 
     times, rows = [], 0

@@ -41,7 +41,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, nargs="+", default=[1000, 10_000, 100_000])
     args = parser.parse_args()
 
-    from tuneops import curves
+    from tuneops.runs import curves
 
     out = Path(tempfile.mkdtemp(prefix="tuneops-bench-curves-"))
     # First calls pay for imports (plotext, matplotlib); measure them once, apart.

@@ -31,7 +31,7 @@ def main() -> int:
     from tuneops.evals.runner import EvalConfig
     from tuneops.evals.targets import resolve_target
     from tuneops.examples import tickets, write_example
-    from tuneops.orchestrator import Orchestrator, ProviderPool
+    from tuneops.runs.orchestrator import Orchestrator, ProviderPool
     from tuneops.sandbox import SandboxServer
     from tuneops.store import open_store
 

@@ -25,7 +25,7 @@ def main() -> int:
 
     from tuneops import spec as specmod
     from tuneops.examples import write_example
-    from tuneops.orchestrator import Orchestrator, ProviderPool
+    from tuneops.runs.orchestrator import Orchestrator, ProviderPool
     from tuneops.sandbox import SandboxServer
     from tuneops.store import open_store, queries
 

@@ -37,11 +37,11 @@ def main() -> int:
     from starlette.testclient import TestClient
 
     from tuneops.clock import utcnow
+    from tuneops.runs.webhooks import WEBHOOK_PATH, WebhookReceiver, create_app
     from tuneops.store import open_store
     from tuneops.store.tables import RunRow
-    from tuneops.webhooks import WEBHOOK_PATH, WebhookReceiver, create_app
 
-    logging.getLogger("tuneops.webhooks").setLevel(logging.ERROR)  # one warning per bad delivery otherwise
+    logging.getLogger("tuneops.runs.webhooks").setLevel(logging.ERROR)  # one warning per bad delivery otherwise
     root = Path(tempfile.mkdtemp(prefix="tuneops-bench-webhooks-"))
     os.chdir(root)
     store = open_store()

@@ -65,7 +65,7 @@ def find_alias(session: Session, ref: str, job: str | None = None) -> AliasRow |
 
 def target_for(session: Session, model: ModelRow) -> ModelTarget:
     """How to reach a fine-tuned model: its provider, the provider options of its run's spec."""
-    from tuneops.orchestrator import spec_of
+    from tuneops.runs.orchestrator import spec_of
 
     run = session.get(RunRow, model.run_id)
     options = spec_of(run).options.get(model.provider, {}) if run is not None else {}

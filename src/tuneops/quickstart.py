@@ -16,7 +16,7 @@ def run_quickstart(keep: Path | None = None, *, time_scale: float = 4.0, evaluat
     from tuneops.cli.history import history
     from tuneops.cli.watch import follow
     from tuneops.examples import write_example
-    from tuneops.orchestrator import Orchestrator, ProviderPool
+    from tuneops.runs.orchestrator import Orchestrator, ProviderPool
     from tuneops.sandbox import SandboxServer
     from tuneops.store import open_store
 

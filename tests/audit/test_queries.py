@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tuneops import audit
-from tuneops.audit_query import AuditFilter, parse_when
+from tuneops.audit.query import AuditFilter, parse_when
 from tuneops.cli import main
 from tuneops.clock import utcnow
 from tuneops.errors import TuneopsError

@@ -13,8 +13,8 @@ import pytest
 from tuneops import audit
 from tuneops.cli import main
 from tuneops.clock import utcnow
-from tuneops.orchestrator import Orchestrator, ProviderPool
 from tuneops.provider import ProviderEvent, ProviderJob, RunStatus
+from tuneops.runs.orchestrator import Orchestrator, ProviderPool
 from tuneops.store import open_store, queries
 from tuneops.store.tables import RunRow
 

@@ -165,7 +165,7 @@ def test_evals_cache_and_alias_moves_work_on_sqlite_and_postgresql(any_db_url: s
 def test_a_promote_metric_missing_from_eval_metrics_is_refused_before_any_inference(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from tuneops.evals.flow import gate_and_move
     from tuneops.evals.metrics import MetricError
-    from tuneops.orchestrator import Orchestrator
+    from tuneops.runs.orchestrator import Orchestrator
 
     store = open_store()
     model = _model(store, 1)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from tuneops import spec as specmod
 from tuneops.cli import main
 from tuneops.evals.flow import after_success
-from tuneops.orchestrator import Orchestrator, ProviderPool
+from tuneops.runs.orchestrator import Orchestrator, ProviderPool
 from tuneops.store import open_store
 from tuneops.store.eval_tables import EvalResultRow, EvalRunRow
 from tuneops.store.tables import AuditEventRow

@@ -15,7 +15,7 @@ import pytest
 
 from tuneops.cli import main
 from tuneops.clock import utcnow
-from tuneops.curves import decimate, detect_overfitting, series
+from tuneops.runs.curves import decimate, detect_overfitting, series
 from tuneops.store import open_store
 from tuneops.store.lifecycle_tables import MetricPointRow
 from tuneops.store.tables import RunRow

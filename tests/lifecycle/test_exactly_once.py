@@ -14,8 +14,8 @@ import openai
 import pytest
 
 from tuneops import spec as specmod
-from tuneops.orchestrator import Orchestrator, ProviderPool
 from tuneops.retry import RetryPolicy
+from tuneops.runs.orchestrator import Orchestrator, ProviderPool
 from tuneops.store import open_store, queries
 
 FAST = RetryPolicy(attempts=8, total_seconds=60, base_seconds=0.01, max_backoff_seconds=0.05)
@@ -96,10 +96,6 @@ def test_submit_killed_at_each_step_recovers_with_exactly_one_job_per_run(
     project = small_project
     before = set(_sandbox_jobs(sandbox_env))
     # Import what a submit needs once here, so each forked child starts warm (as fast as a kill allows).
-    import tuneops.cli.runs
-    import tuneops.datasets
-    import tuneops.orchestrator
-    import tuneops.providers.openai  # noqa: F401
 
     ctx = multiprocessing.get_context("fork")
     env = {"TUNEOPS_SANDBOX_URL": sandbox_env.url}  # type: ignore[attr-defined]

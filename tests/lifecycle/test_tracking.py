@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from tuneops import spec as specmod
 from tuneops.cli import main
-from tuneops.orchestrator import Orchestrator, ProviderPool
+from tuneops.runs.orchestrator import Orchestrator, ProviderPool
 from tuneops.store import open_store
 from tuneops.store.lifecycle_tables import CheckpointRow, MetricPointRow
 from tuneops.store.tables import RunEventRow

@@ -22,9 +22,9 @@ from starlette.testclient import TestClient
 
 from tuneops.clock import utcnow
 from tuneops.errors import MissingCredential, TransientProviderError
+from tuneops.runs.webhooks import WEBHOOK_PATH, WebhookReceiver, create_app
 from tuneops.store import Store, open_store, queries
 from tuneops.store.tables import RunEventRow, RunRow
-from tuneops.webhooks import WEBHOOK_PATH, WebhookReceiver, create_app
 
 SECRET = "whsec_" + base64.b64encode(b"tuneops-test-signing-secret-0123").decode()
 
@@ -150,7 +150,7 @@ def test_an_unknown_job_is_acknowledged_and_nothing_is_synced(
         client: TestClient, ledger: Store, sync: FakeSync, caplog: pytest.LogCaptureFixture) -> None:
     body = event("ftjob-not-ours")
     before = event_count(ledger)
-    with caplog.at_level("INFO", logger="tuneops.webhooks"):
+    with caplog.at_level("INFO", logger="tuneops.runs.webhooks"):
         r = post(client, body, sign(body, webhook_id="wh_unknown"))
     assert r.status_code == 200 and r.json()["outcome"] == "unknown_job"
     assert sync.calls == [] and event_count(ledger) == before

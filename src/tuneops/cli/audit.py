@@ -37,7 +37,7 @@ def log(
     """Audit events newest first with every detail, filtered by job, provider, actor, action, time, status."""
     import json
 
-    from tuneops import audit_query
+    from tuneops.audit import query as audit_query
 
     flt = audit_filter(job=job, provider=provider, actor=actor, action=action, since=since, until=until,
                        status=status, subject=subject)
@@ -126,7 +126,7 @@ def export(
     subject: Subject = None,
 ) -> None:
     """Write audit events in chain order, hashes included, as JSON lines or CSV."""
-    from tuneops import audit_query
+    from tuneops.audit import query as audit_query
 
     flt = audit_filter(job=job, provider=provider, actor=actor, action=action, since=since, until=until,
                        status=status, subject=subject)
@@ -148,7 +148,7 @@ def lineage(
     as_json: AsJson = False,
 ) -> None:
     """Where a model came from: model <- run <- dataset snapshot <- spec version <- actor, with costs and evals."""
-    from tuneops import lineage as lineagemod
+    from tuneops.audit import lineage as lineagemod
 
     with state.store().read() as s:
         found = lineagemod.trace(s, ref, provider)

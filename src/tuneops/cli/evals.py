@@ -204,7 +204,7 @@ def eval_run(
     from tuneops import spec as specmod
     from tuneops.evals import ledger, targets
     from tuneops.evals.flow import evaluate
-    from tuneops.orchestrator import Orchestrator
+    from tuneops.runs.orchestrator import Orchestrator
 
     loaded = specmod.load(spec, check_provider=False) if spec is not None else None
     orch = Orchestrator(state.store())

@@ -12,7 +12,7 @@ import typer
 from tuneops.cli import render, state
 
 if TYPE_CHECKING:
-    from tuneops.audit_query import AuditFilter
+    from tuneops.audit.query import AuditFilter
 
 Job = Annotated[str | None, typer.Option("--job", help="Only this job.", show_default=False)]
 Provider = Annotated[str | None, typer.Option("--provider", help="Only events at this provider.",
@@ -37,7 +37,7 @@ def audit_filter(*, job: str | None = None, provider: str | None = None, actor: 
                  action: str | None = None, since: str | None = None, until: str | None = None,
                  status: str | None = None, subject: str | None = None) -> AuditFilter:
     """The filter the shared options describe (bad times raise TuneopsError naming the option)."""
-    from tuneops.audit_query import AuditFilter
+    from tuneops.audit.query import AuditFilter
 
     return AuditFilter.from_options(job=job, provider=provider, actor=actor, action=action, since=since,
                                     until=until, status=status, subject=subject)
@@ -60,7 +60,7 @@ def history(
     as_json: AsJson = False,
 ) -> None:
     """Recent audit events: who did what to which job, run or model, and when."""
-    from tuneops import audit_query
+    from tuneops.audit import query as audit_query
 
     flt = audit_filter(job=job, provider=provider, actor=actor, action=action, since=since, until=until,
                        status=status)

@@ -24,8 +24,8 @@ def runs_metrics(
     as_json: bool = typer.Option(False, "--json", help="Print the series and the verdict as JSON."),
 ) -> None:
     """Training and validation loss of a run by step, and whether it looks overfit."""
-    from tuneops import curves
     from tuneops.errors import TuneopsError
+    from tuneops.runs import curves
     from tuneops.store import queries
 
     store = state.store()

@@ -60,7 +60,7 @@ def models_promote(
     from tuneops.cli.evals import print_promotion, progress_bar
     from tuneops.errors import TuneopsError
     from tuneops.evals.flow import promote_model
-    from tuneops.orchestrator import Orchestrator
+    from tuneops.runs.orchestrator import Orchestrator
 
     orch = Orchestrator(state.store())
     try:

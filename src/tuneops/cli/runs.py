@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
 
 def _orchestrator(succeeded: list | None = None):  # type: ignore[no-untyped-def]
     """An orchestrator on the CLI's ledger; runs this process sees succeed are appended to ``succeeded``."""
-    from tuneops.orchestrator import Orchestrator
+    from tuneops.runs.orchestrator import Orchestrator
 
     def listener(run, what: str) -> None:  # type: ignore[no-untyped-def]
         if what == "succeeded" and succeeded is not None:

@@ -6,7 +6,7 @@ import json
 import time
 
 from tuneops.cli import render, state
-from tuneops.orchestrator import Orchestrator
+from tuneops.runs.orchestrator import Orchestrator
 from tuneops.store import queries
 from tuneops.store.tables import RunRow
 

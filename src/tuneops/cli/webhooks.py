@@ -25,7 +25,7 @@ def serve(
     """Serve POST /webhooks/openai: verify each delivery (OPENAI_WEBHOOK_SECRET) and sync its run once."""
     import logging
 
-    from tuneops import webhooks
+    from tuneops.runs import webhooks
 
     receiver = webhooks.WebhookReceiver(state.store(), providers=provider)
     logger = logging.getLogger("tuneops")

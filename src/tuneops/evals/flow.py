@@ -146,7 +146,7 @@ def after_success(orch: Any, loaded: LoadedSpec | None, run: RunRow, *, progress
     ``loaded`` is the spec as it is now on disk; None (``sync``, which has only the ledger) uses the
     spec the run was admitted with, its paths resolved against the spec file's folder.
     """
-    from tuneops.orchestrator import spec_of
+    from tuneops.runs.orchestrator import spec_of
 
     spec = loaded.spec if loaded is not None else spec_of(run)
     where = loaded.path if loaded is not None else run.spec_path
@@ -168,7 +168,7 @@ def promote_model(orch: Any, model: ModelRow, alias: str, *, force: bool = False
     """Promote a model by hand: through the gate of its run's spec when it has [eval] and [promote],
     directly when it has none or with ``force`` (the reason is recorded)."""
     from tuneops import models
-    from tuneops.orchestrator import spec_of
+    from tuneops.runs.orchestrator import spec_of
 
     with orch.store.read() as s:
         run = s.get(RunRow, model.run_id)

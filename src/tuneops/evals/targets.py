@@ -26,7 +26,7 @@ def resolve_target(session: Session, ref: str, *, loaded: LoadedSpec | None = No
     ``provider`` or the spec's provider.
     """
     from tuneops import models
-    from tuneops.orchestrator import spec_of
+    from tuneops.runs.orchestrator import spec_of
 
     model = models.find_model(session, ref, provider)
     if model is not None:

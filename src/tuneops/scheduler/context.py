@@ -17,7 +17,7 @@ from tuneops.scheduler.localcache import LocalCache, default_dir
 from tuneops.store import Store
 
 if TYPE_CHECKING:
-    from tuneops.orchestrator import Orchestrator, ProviderPool
+    from tuneops.runs.orchestrator import Orchestrator, ProviderPool
     from tuneops.scheduler.notify import Notifier
 
 # A fire whose work failed this many times is given up (recorded as failed) instead of retried forever.
@@ -56,7 +56,7 @@ class SchedulerContext:
     def orch(self) -> Orchestrator:
         """The orchestrator (built on first use, so a tick with nothing to do builds no provider)."""
         if self._orch is None:
-            from tuneops.orchestrator import Orchestrator, ProviderPool
+            from tuneops.runs.orchestrator import Orchestrator, ProviderPool
 
             self.pool = self.pool or ProviderPool()
             self._orch = Orchestrator(self.store, self.pool, clock=self.clock, actor=self.actor)

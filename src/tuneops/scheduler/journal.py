@@ -18,8 +18,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from tuneops import chain
-from tuneops.chain import Event
+from tuneops.audit import chain
+from tuneops.audit.chain import Event
 from tuneops.scheduler import facts
 from tuneops.scheduler.facts import Memory
 from tuneops.scheduler.triggers import Decision

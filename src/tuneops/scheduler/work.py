@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from tuneops import audit, crash
+from tuneops import audit
 from tuneops.clock import new_id
 from tuneops.errors import LeaseLost, TuneopsError
+from tuneops.runs import crash
 from tuneops.scheduler.context import MAX_ATTEMPTS, SchedulerContext
 from tuneops.scheduler.facts import EvalFact, JobFacts
 from tuneops.scheduler.journal import decision_details
@@ -153,7 +154,7 @@ def replace_fire(fire: FireRow, **values: Any) -> FireRow:
 
 def _loaded_for(run: RunRow) -> Any:
     """The exact spec a run was admitted with, located where its file was (for relative eval paths)."""
-    from tuneops.orchestrator import spec_of
+    from tuneops.runs.orchestrator import spec_of
     from tuneops.spec import LoadedSpec
 
     return LoadedSpec(spec=spec_of(run), path=Path(run.spec_path), sha256=run.spec_sha256)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column
 from sqlmodel import Field, SQLModel
 
-from tuneops.chain import HEAD_ID
+from tuneops.audit.chain import HEAD_ID
 
 __all__ = ["HEAD_ID", "AuditHeadRow"]
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tuneops import audit, crash
+from tuneops import audit
 from tuneops.clock import actor as default_actor
 from tuneops.clock import new_id, utcnow
 from tuneops.errors import (
@@ -35,10 +35,11 @@ from tuneops.provider import (
     Upload,
 )
 from tuneops.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
+from tuneops.runs import crash
+from tuneops.runs.tracking import RunTracking
 from tuneops.spec import JobSpec, LoadedSpec, canonical_json
 from tuneops.store import Store, queries
 from tuneops.store.tables import RunRow, UploadRow
-from tuneops.tracking import RunTracking
 
 # How long a process may hold a run while creating its provider job before others may reconcile it.
 CREATE_LEASE = timedelta(minutes=5)

@@ -38,7 +38,7 @@ TOLERANCE_S = 300
 # Fine-tuning events are a few hundred bytes; anything far larger is not one of them.
 MAX_BODY_BYTES = 1 << 20
 
-log = logging.getLogger("tuneops.webhooks")
+log = logging.getLogger("tuneops.runs.webhooks")
 
 SyncFn = Callable[["RunRow"], Any]
 
@@ -94,7 +94,7 @@ class WebhookReceiver:
         self.tolerance = tolerance
         self._close: Callable[[], None] | None = None
         if sync is None:
-            from tuneops.orchestrator import Orchestrator
+            from tuneops.runs.orchestrator import Orchestrator
 
             orchestrator = Orchestrator(store)
             sync, self._close = orchestrator.advance, orchestrator.pool.close

@@ -2,9 +2,9 @@
 
 Payloads are built only from allow-listed detail keys, so a secret cannot reach the trail by
 accident: an unknown key is a programming error, not something to store. The chain itself (hashing,
-scrubbing, appending) is ``tuneops.chain``; this module appends inside ORM sessions. Checking the
-chain (``verify``, ``anchor``) is ``tuneops.audit_verify``; queries and exports are
-``tuneops.audit_query``.
+scrubbing, appending) is ``tuneops.audit.chain``; this module appends inside ORM sessions. Checking the
+chain (``verify``, ``anchor``) is ``tuneops.audit.verification``; queries and exports are
+``tuneops.audit.query``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from tuneops import chain
-from tuneops.chain import ALLOWED_DETAILS, GENESIS, REDACTED, Event, canonical, event_hash, event_hash_iso, redact
+from tuneops.audit import chain
+from tuneops.audit.chain import ALLOWED_DETAILS, GENESIS, REDACTED, Event, canonical, event_hash, event_hash_iso, redact
 from tuneops.clock import actor as default_actor
 from tuneops.clock import utcnow
 from tuneops.store.sql import of_session
@@ -36,16 +36,3 @@ def append(session: Session, action: str, subject_type: str, subject_id: str, *,
     return AuditEventRow(seq=done.seq, at=done.at, actor=who, action=action, subject_type=subject_type,
                          subject_id=event.subject_id, job_name=event.job_name, details=done.details,
                          prev_hash=done.prev_hash, hash=done.hash)
-
-
-# Checking the chain lives in tuneops.audit_verify (which imports this module); its public names
-# are reachable from here too, loaded on first use.
-_VERIFY_NAMES = ("Anchor", "ChainReport", "anchor", "verify")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _VERIFY_NAMES:
-        from tuneops import audit_verify
-
-        return getattr(audit_verify, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, or_, select
 from sqlmodel import Session
 
-from tuneops.audit_query import event_dict
+from tuneops.audit.query import event_dict
 from tuneops.errors import TuneopsError
 from tuneops.store.tables import AuditEventRow, ModelRow, RunRow, UploadRow
 

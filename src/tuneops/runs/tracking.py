@@ -8,16 +8,17 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tuneops import audit, crash, polling
+from tuneops import audit
 from tuneops.errors import ProviderError, TransientProviderError, UnsupportedOperation
 from tuneops.provider import Provider, ProviderJob, RunStatus
 from tuneops.retry import call_with_retry
+from tuneops.runs import crash, polling
 from tuneops.store import queries
 from tuneops.store.lifecycle_tables import CheckpointRow, MetricPointRow
 from tuneops.store.tables import ModelRow, RunRow
 
 if TYPE_CHECKING:
-    from tuneops.orchestrator import Orchestrator
+    from tuneops.runs.orchestrator import Orchestrator
 
 # Below this many runs at one provider, one get per run is cheaper than listing.
 BATCH_MIN_RUNS = 3

@@ -1,0 +1,17 @@
+"""A run's lifecycle: intent -> admit -> upload -> create -> sync -> deploy -> finish, and following it.
+
+- ``orchestrator``: the steps, each idempotent and recorded before the next; ``tracking``: statuses,
+  events, metrics and checkpoints into the ledger; ``polling``: batched, backed-off polls;
+  ``webhooks``: provider callbacks; ``crash``: injected crash points for tests; ``curves``: loss curves.
+
+Intent rules (what ``tuneops submit`` promises):
+
+- A run's *intent* is (job name, the spec content that affects training, the dataset snapshots'
+  sha256s, provider, provider endpoint/account, base model). There is at most one run per intent
+  unless the user asks for another with ``--again --reason TEXT``.
+- An unfinished run of the same intent (admitted, failed before the provider accepted a job,
+  submitting, in flight) is resumed or attached to under the same run id and idempotency key.
+- A succeeded run of the same intent means "no changes": nothing is written.
+- A run the provider rejected stays failed; submitting again is a new intent only if something
+  that affects training changed (or ``--again``).
+"""
