@@ -79,6 +79,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TUNEOPS_HOME", str(tmp_path / ".tuneops"))
     monkeypatch.setenv("TUNEOPS_ACTOR", "tester@tuneops")
+    monkeypatch.setenv("TUNEOPS_CONFIG", str(tmp_path / "user-config.toml"))  # never the tester's own file
     for name in list(os.environ):
         if name.endswith(("_API_KEY", "_TOKEN")) or name in ("TUNEOPS_DATABASE_URL", "OPENAI_BASE_URL",
                                                                 "TUNEOPS_SANDBOX_URL", "TUNEOPS_PROVIDERS"):

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from tuneops.errors import AmbiguousCreate, PermanentProviderError, TransientProviderError, UnsupportedOperation
+from tuneops.options import ProviderOptions
 from tuneops.provider import (
     Capabilities,
     Checkpoint,
@@ -42,6 +43,7 @@ from tuneops.providers.bedrock import metrics as metric_files
 from tuneops.providers.bedrock import naming, parse, serving
 from tuneops.providers.bedrock.errors import NAME_TAKEN, MissingOption, call, error_code, translate
 from tuneops.providers.bedrock.hyperparams import CONVERSATION, PROMPT_COMPLETION, family_of, hyperparameters
+from tuneops.providers.bedrock.options import CONNECTION, BedrockOptions
 from tuneops.providers.bedrock.session import client, session
 from tuneops.providers.bedrock.staging import S3Staging
 
@@ -71,6 +73,8 @@ class BedrockProvider:
     """Bedrock customization jobs: S3 staging, create/get/list/stop, S3 metrics, deploy, Converse."""
 
     name: ClassVar[str] = "bedrock"
+    options_schema: ClassVar[type[ProviderOptions]] = BedrockOptions
+    connection_settings: ClassVar[Mapping[str, str | None]] = CONNECTION
     capabilities: Capabilities = CAPABILITIES
 
     def __init__(self, config: ProviderConfig | None = None):

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from tuneops.errors import PermanentProviderError, ProviderError, UnsupportedOperation
 from tuneops.http import JSONClient, chat_completion, check_call, clean_raw, resource_id, translate_response
+from tuneops.options import ProviderOptions
 from tuneops.provider import (
     Capabilities,
     Checkpoint,
@@ -36,6 +37,7 @@ from tuneops.provider import (
     map_status,
 )
 from tuneops.providers.fireworks import datasets
+from tuneops.providers.fireworks.options import CONNECTION, FireworksOptions
 from tuneops.providers.fireworks.status import STATUS_TABLE
 
 DEFAULT_BASE_URL = "https://api.fireworks.ai/v1/accounts/{account}"
@@ -69,6 +71,8 @@ class FireworksProvider:
     """Fireworks AI: datasets, SFT and DPO jobs with client-chosen ids, resume, deployments, chat."""
 
     name: ClassVar[str] = "fireworks"
+    options_schema: ClassVar[type[ProviderOptions]] = FireworksOptions
+    connection_settings: ClassVar[Mapping[str, str | None]] = CONNECTION
     capabilities: ClassVar[Capabilities] = Capabilities(
         methods=frozenset({"sft", "dpo"}),
         staging="dataset",

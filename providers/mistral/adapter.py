@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from tuneops.clock import from_unix
 from tuneops.errors import ProviderError, UnsupportedOperation
 from tuneops.http import UPLOAD_TIMEOUT, JSONClient, chat_completion, check_call, clean_raw, key_token
+from tuneops.options import ProviderOptions
 from tuneops.provider import (
     Capabilities,
     Checkpoint,
@@ -30,6 +31,7 @@ from tuneops.provider import (
     Upload,
     map_status,
 )
+from tuneops.providers.mistral.options import CONNECTION, MistralOptions
 from tuneops.providers.mistral.status import AWAITING_START, STATUS_TABLE
 
 DEFAULT_BASE_URL = "https://api.mistral.ai/v1"
@@ -45,6 +47,8 @@ class MistralProvider:
     """Mistral: files, two-phase SFT jobs (create validated, then start), events and checkpoints, chat."""
 
     name: ClassVar[str] = "mistral"
+    options_schema: ClassVar[type[ProviderOptions]] = MistralOptions
+    connection_settings: ClassVar[Mapping[str, str | None]] = CONNECTION
     capabilities: ClassVar[Capabilities] = Capabilities(
         methods=frozenset({"sft"}),
         staging="file_id",

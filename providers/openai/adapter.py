@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from tuneops.clock import from_unix
 from tuneops.errors import PermanentProviderError, ProviderError, UnsupportedOperation
+from tuneops.options import ProviderOptions
 from tuneops.provider import (
     Capabilities,
     Checkpoint,
@@ -25,6 +26,7 @@ from tuneops.provider import (
 )
 from tuneops.providers.openai import body as bodies
 from tuneops.providers.openai.errors import call
+from tuneops.providers.openai.options import OPENAI_CONNECTION, OpenAIOptions
 from tuneops.providers.openai.results import (
     ModelInfo,
     decode_result_file,
@@ -67,6 +69,8 @@ class OpenAIProvider:
     checkpoints, result-file metrics, reconciliation by metadata, chat for evals."""
 
     name: ClassVar[str] = "openai"
+    options_schema: ClassVar[type[ProviderOptions]] = OpenAIOptions
+    connection_settings: ClassVar[Mapping[str, str | None]] = OPENAI_CONNECTION
     capabilities: ClassVar[Capabilities] = OPENAI_CAPABILITIES
     status_table: ClassVar[Mapping[str, RunStatus]] = STATUS_TABLE
     max_suffix: int = 64  # Azure's dated API lowers it per instance

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from tuneops.errors import MissingCredential, PermanentProviderError, TransientProviderError, UnsupportedOperation
+from tuneops.options import ProviderOptions
 from tuneops.provider import Capabilities, ProviderConfig, RunStatus
 from tuneops.providers.openai.adapter import OpenAIProvider
 from tuneops.providers.openai.arm import (
@@ -24,6 +25,7 @@ from tuneops.providers.openai.arm import (
     AzureDeployment,
     deployment_record,
 )
+from tuneops.providers.openai.options import AZURE_CONNECTION, AzureOptions
 from tuneops.providers.openai.status import STATUS_TABLE
 from tuneops.providers.openai.uploads import MAX_UPLOAD_BYTES
 
@@ -85,6 +87,8 @@ class AzureOpenAIProvider(OpenAIProvider):
     """Azure OpenAI fine-tuning; ``deploy``/``undeploy`` manage the deployment a model serves from."""
 
     name: ClassVar[str] = "azure"
+    options_schema: ClassVar[type[ProviderOptions]] = AzureOptions
+    connection_settings: ClassVar[Mapping[str, str | None]] = AZURE_CONNECTION
     capabilities: ClassVar[Capabilities] = AZURE_CAPABILITIES
     status_table: ClassVar[Mapping[str, RunStatus]] = AZURE_STATUS_TABLE
 

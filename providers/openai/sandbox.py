@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from tuneops.options import ProviderOptions
 from tuneops.provider import Capabilities, ProviderConfig
 from tuneops.providers.openai.adapter import OpenAIProvider
+from tuneops.providers.openai.options import SANDBOX_CONNECTION, SandboxOptions
 from tuneops.providers.openai.uploads import MAX_UPLOAD_BYTES
 
 DEFAULT_SANDBOX_URL = "http://127.0.0.1:8765/v1"
@@ -31,6 +34,8 @@ class SandboxProvider(OpenAIProvider):
     """The OpenAI adapter pointed at the local sandbox; needs no key."""
 
     name: ClassVar[str] = "sandbox"
+    options_schema: ClassVar[type[ProviderOptions]] = SandboxOptions
+    connection_settings: ClassVar[Mapping[str, str | None]] = SANDBOX_CONNECTION
     capabilities: ClassVar[Capabilities] = SANDBOX_CAPABILITIES
 
     def _make_client(self, config: ProviderConfig) -> Any:

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from tuneops.errors import UnsupportedOperation
 from tuneops.http import JSONClient, chat_completion, check_call, clean_raw, key_token
+from tuneops.options import ProviderOptions
 from tuneops.provider import (
     Capabilities,
     Checkpoint,
@@ -33,6 +34,7 @@ from tuneops.provider import (
     map_status,
 )
 from tuneops.providers.together import files
+from tuneops.providers.together.options import CONNECTION, TogetherOptions
 from tuneops.providers.together.status import ERROR_EVENT_TYPES, STATUS_TABLE
 
 DEFAULT_BASE_URL = "https://api.together.xyz/v1"
@@ -62,6 +64,8 @@ class TogetherProvider:
     """Together AI: file upload, LoRA/full SFT and DPO jobs, events, metrics, checkpoints, chat."""
 
     name: ClassVar[str] = "together"
+    options_schema: ClassVar[type[ProviderOptions]] = TogetherOptions
+    connection_settings: ClassVar[Mapping[str, str | None]] = CONNECTION
     capabilities: ClassVar[Capabilities] = Capabilities(
         methods=frozenset({"sft", "dpo"}),
         staging="file_id",
@@ -88,6 +92,7 @@ class TogetherProvider:
         api_key = config.credential(self.name, "TOGETHER_API_KEY",
                                     hint="Create a key at api.together.ai (Settings, API keys).")
         self._wandb_key = config.env.get("WANDB_API_KEY") or None
+        self._wandb_base_url = config.env.get("WANDB_BASE_URL") or None
         base_url = (config.base_url or self.options.get("base_url") or config.env.get("TOGETHER_BASE_URL")
                     or DEFAULT_BASE_URL)
         self.api = JSONClient(self.name, base_url, api_key, http_client=config.http_client,
@@ -177,9 +182,12 @@ class TogetherProvider:
                                            "environment (keys never go in a job spec)")
             body["wandb_key"] = wandb_key
             for ours, theirs in (("project", "wandb_project_name"), ("name", "wandb_name"),
-                                 ("entity", "wandb_entity"), ("base_url", "wandb_base_url")):
+                                 ("entity", "wandb_entity")):
                 if wandb.get(ours):
                     body[theirs] = wandb[ours]
+            # Where the W&B key is sent: from the environment like the key itself, never from a spec.
+            if self._wandb_base_url:
+                body["wandb_base_url"] = self._wandb_base_url
         return body
 
     def create_body(self, request: CreateRequest) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import httpx
 
 from tuneops.errors import MissingCredential, PermanentProviderError, UnsupportedOperation
+from tuneops.options import ProviderOptions
 from tuneops.provider import (
     Capabilities,
     Checkpoint,
@@ -37,6 +38,7 @@ from tuneops.providers.vertex.auth import TOKEN_ENV, token_source
 from tuneops.providers.vertex.errors import MissingOption
 from tuneops.providers.vertex.gcs import GCSStaging
 from tuneops.providers.vertex.labels import KEY_LABEL, encode_key
+from tuneops.providers.vertex.options import CONNECTION, VertexOptions
 
 DEFAULT_REGION = "us-central1"
 
@@ -68,6 +70,8 @@ class VertexProvider:
     """Vertex AI Gemini tuning: GCS staging, supervised and preference jobs, checkpoints, generateContent."""
 
     name: ClassVar[str] = "vertex"
+    options_schema: ClassVar[type[ProviderOptions]] = VertexOptions
+    connection_settings: ClassVar[Mapping[str, str | None]] = CONNECTION
     capabilities: ClassVar[Capabilities] = CAPABILITIES
 
     def __init__(self, config: ProviderConfig | None = None):

@@ -18,6 +18,8 @@ Auto = Literal["auto"]
 
 # Option names that look like credentials: specs are committed to git, keys come from the environment.
 _SECRETISH = re.compile(r"(api[_-]?key|secret|token|password|credential)", re.I)
+# Option names that say where requests go: a committed spec must not be able to send keys to another host.
+_HOSTISH = re.compile(r"(url|endpoint|host)$", re.I)
 
 
 class _Section(BaseModel):
@@ -199,11 +201,18 @@ class JobSpec(_Section):
     @classmethod
     def _no_secrets(cls, options: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for provider, table in options.items():
-            for key in table:
+            for path in _keys(table, ("options", provider)):
+                key = path[-1]
                 if _SECRETISH.search(key):
                     raise ValueError(
-                        f"options.{provider}.{key} looks like a credential; specs are shared, so "
+                        f"{'.'.join(path)} looks like a credential; specs are shared, so "
                         "credentials come from the environment (see `tuneops providers check`)"
+                    )
+                if _HOSTISH.search(key):
+                    raise ValueError(
+                        f"{'.'.join(path)} sets where requests (and your credentials) go, which a shared spec "
+                        "may not do; set it in the environment or in the user config file "
+                        f"(see docs/providers/{provider}.md, \"Connection\")"
                     )
         return options
 
@@ -214,6 +223,17 @@ class JobSpec(_Section):
     def with_provider(self, provider: str) -> JobSpec:
         """The same spec aimed at another provider (the one-line switch)."""
         return self.model_copy(update={"model": self.model.model_copy(update={"provider": provider})})
+
+
+def _keys(table: Any, prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Every key path in an options table, nested tables included."""
+    if not isinstance(table, dict):
+        return []
+    out = []
+    for key, value in table.items():
+        out.append((*prefix, str(key)))
+        out += _keys(value, (*prefix, str(key)))
+    return out
 
 
 class LoadedSpec(BaseModel):
@@ -262,6 +282,12 @@ def _find_line(text: str, loc: tuple[Any, ...]) -> int | None:
     return start + 1 if start else None
 
 
+def _header_line(text: str, loc: tuple[str, ...]) -> int | None:
+    """The line of the table header ``[a.b]`` for ``loc`` (a table named wrongly has no key to point at)."""
+    header = re.compile(r"^\s*\[\s*" + r"\s*\.\s*".join(map(re.escape, loc)) + r"\s*\]")
+    return next((i + 1 for i, line in enumerate(text.splitlines()) if header.match(line)), None)
+
+
 _UNION_TAGS = {"int", "float", "str", "bool", "constrained-int", "constrained-float", "none"}
 
 
@@ -301,14 +327,21 @@ def parse(text: str, path: Path) -> JobSpec:
             grouped.setdefault(_field_path(tuple(err["loc"])), []).append(err)
         problems = []
         for field_path, errors in grouped.items():
-            line = _find_line(text, field_path)
+            # A check over the whole options table names the key it refused: point at that line.
+            message = errors[0]["msg"].removeprefix("Value error, ")
+            named = re.match(r"(options(?:\.[\w-]+)+)", message)
+            line = _find_line(text, tuple(named.group(1).split(".")) if named else field_path)
             prefix = f"line {line}: " if line else ""
-            problems.append(prefix + _describe(field_path, errors))
+            problems.append(prefix + (message if named else _describe(field_path, errors)))
         raise SpecError(str(path), problems) from None
 
 
-def load(path: str | Path, *, check_files: bool = True, check_provider: bool = True) -> LoadedSpec:
-    """Load and check a spec file: schema, data files present, provider installed."""
+def load(path: str | Path, *, check_files: bool = True, check_provider: bool = True,
+         check_options: bool | None = None) -> LoadedSpec:
+    """Load and check a spec file: schema, data files present, provider installed, provider options.
+
+    ``check_options`` (default: when files or the provider are checked) checks every ``[options.*]``
+    table against its provider's schema (tuneops.options)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -343,9 +376,25 @@ def load(path: str | Path, *, check_files: bool = True, check_provider: bool = T
             prefix = f"line {line}: " if line else ""
             problems.append(f"{prefix}model.provider: unknown provider {spec.model.provider!r}; "
                             f"installed: {', '.join(available)}")
+    if check_options if check_options is not None else (check_files or check_provider):
+        problems += option_problems(text, spec)
     if problems:
         raise SpecError(str(path), problems)
     return loaded
+
+
+def option_problems(text: str, spec: JobSpec, required_for: list[str] | None = None) -> list[str]:
+    """The spec's ``[options.*]`` problems as ``line N: options.x.y: ...``; missing required options count
+    for the providers in ``required_for`` (default: the spec's own)."""
+    from tuneops import options, registry
+
+    found = options.problems(spec.options, installed=registry.names(),
+                             required_for=[spec.model.provider] if required_for is None else required_for)
+    out = []
+    for field_path, message in found:
+        line = _find_line(text, field_path) or _header_line(text, field_path)
+        out.append((f"line {line}: " if line else "") + message)
+    return out
 
 
 def canonical_json(spec: JobSpec) -> str:

@@ -24,12 +24,19 @@ def _providers(value: str | None) -> list[str] | None:
     return [p.strip() for p in value.split(",") if p.strip()] if value else None
 
 
-def _preflight(spec_path: str, providers: str | None, no_cache: bool) -> PreflightReport:
+def _preflight(spec_path: str, providers: str | None, no_cache: bool, *, require: bool = True) -> PreflightReport:
     from tuneops import spec as specmod
     from tuneops.datasets.preflight import preflight
+    from tuneops.errors import SpecError
 
-    loaded = specmod.load(spec_path, check_provider=False)
-    return preflight(loaded, _providers(providers), use_cache=not no_cache)
+    loaded = specmod.load(spec_path, check_provider=False, check_options=False)
+    names = _providers(providers)
+    # Every provider's missing and misspelt options at once, not one error per attempt.
+    problems = specmod.option_problems(loaded.path.read_text(encoding="utf-8"), loaded.spec,
+                                       (names or [loaded.spec.model.provider]) if require else [])
+    if problems:
+        raise SpecError(str(loaded.path), problems)
+    return preflight(loaded, names, use_cache=not no_cache)
 
 
 def validate(
@@ -128,10 +135,10 @@ def estimate(
 
     from tuneops import economics
 
-    report = _preflight(spec, providers, no_cache)
+    report = _preflight(spec, providers, no_cache, require=False)
     from tuneops import spec as specmod
 
-    job = specmod.load(spec, check_provider=False).spec
+    job = specmod.load(spec, check_provider=False, check_options=False).spec
     ests = [economics.estimate(job.with_provider(p), report.tokens, report.examples, p) for p in report.providers]
     if as_json:
         state.print_json({"spec": report.spec, "examples": report.examples, "tokens": report.tokens,

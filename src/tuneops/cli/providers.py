@@ -70,16 +70,21 @@ def _parse_options(pairs: list[str]) -> dict[str, object]:
 def providers_check(
     name: str = typer.Argument(..., help="Provider name, as in `tuneops providers list`."),
     option: list[str] = typer.Option([], "--option", "-o", help="A provider option KEY=VALUE, as in the "
-                                     "spec's [options.NAME] table (e.g. endpoint=...); repeatable."),
+                                     "spec's [options.NAME] table, or a connection setting (e.g. "
+                                     "endpoint=...); repeatable."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Check that a provider's credentials are set and accepted: one cheap authenticated call."""
+    import os
+
     from tuneops import registry
     from tuneops.errors import MissingCredential
     from tuneops.provider import ProviderConfig
+    from tuneops.userconfig import connection
 
     try:
-        provider = registry.create(name, ProviderConfig(options=_parse_options(option)))
+        options = {**connection(name, os.environ), **_parse_options(option)}
+        provider = registry.create(name, ProviderConfig(options=options))
     except MissingCredential as exc:
         results = [(False, str(exc))]
     else:

@@ -80,11 +80,14 @@ class ProviderPool:
     def get(self, name: str, options: dict[str, Any] | None = None, where: str = "") -> Provider:
         """The adapter for ``name`` with ``options`` (credentials are checked on first use)."""
         from tuneops import registry
+        from tuneops.userconfig import connection
 
-        key = f"{name}:{json.dumps(options or {}, sort_keys=True, default=str)}"
+        env = self.env or dict(os.environ)
+        # Hosts come from the user's own config file (or the environment), never from a spec.
+        options = {**connection(name, env), **(options or {})}
+        key = f"{name}:{json.dumps(options, sort_keys=True, default=str)}"
         if key not in self._cache:
-            config = ProviderConfig(options=options or {}, env=self.env or dict(os.environ),
-                                    http_client=self.http_client)
+            config = ProviderConfig(options=options, env=env, http_client=self.http_client)
             self._cache[key] = registry.create(name, config, where=where)
         return self._cache[key]
 
