@@ -25,6 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
+from tuneops.basemodels import TunableModel
 from tuneops.errors import AmbiguousCreate, PermanentProviderError, TransientProviderError, UnsupportedOperation
 from tuneops.options import ProviderOptions
 from tuneops.provider import (
@@ -43,6 +44,7 @@ from tuneops.providers.bedrock import metrics as metric_files
 from tuneops.providers.bedrock import naming, parse, serving
 from tuneops.providers.bedrock.errors import NAME_TAKEN, MissingOption, call, error_code, translate
 from tuneops.providers.bedrock.hyperparams import CONVERSATION, PROMPT_COMPLETION, family_of, hyperparameters
+from tuneops.providers.bedrock.models import MODELS
 from tuneops.providers.bedrock.options import CONNECTION, BedrockOptions
 from tuneops.providers.bedrock.session import client, session
 from tuneops.providers.bedrock.staging import S3Staging
@@ -73,6 +75,7 @@ class BedrockProvider:
     """Bedrock customization jobs: S3 staging, create/get/list/stop, S3 metrics, deploy, Converse."""
 
     name: ClassVar[str] = "bedrock"
+    base_models: ClassVar[tuple[TunableModel, ...]] = MODELS
     options_schema: ClassVar[type[ProviderOptions]] = BedrockOptions
     connection_settings: ClassVar[Mapping[str, str | None]] = CONNECTION
     capabilities: Capabilities = CAPABILITIES

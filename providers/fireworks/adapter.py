@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from tuneops.basemodels import TunableModel
 from tuneops.errors import PermanentProviderError, ProviderError, UnsupportedOperation
 from tuneops.http import JSONClient, chat_completion, check_call, clean_raw, resource_id, translate_response
 from tuneops.options import ProviderOptions
@@ -37,6 +38,7 @@ from tuneops.provider import (
     map_status,
 )
 from tuneops.providers.fireworks import datasets
+from tuneops.providers.fireworks.models import MODELS
 from tuneops.providers.fireworks.options import CONNECTION, FireworksOptions
 from tuneops.providers.fireworks.status import STATUS_TABLE
 
@@ -71,6 +73,7 @@ class FireworksProvider:
     """Fireworks AI: datasets, SFT and DPO jobs with client-chosen ids, resume, deployments, chat."""
 
     name: ClassVar[str] = "fireworks"
+    base_models: ClassVar[tuple[TunableModel, ...]] = MODELS
     options_schema: ClassVar[type[ProviderOptions]] = FireworksOptions
     connection_settings: ClassVar[Mapping[str, str | None]] = CONNECTION
     capabilities: ClassVar[Capabilities] = Capabilities(

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from tuneops.basemodels import TunableModel
 from tuneops.clock import from_unix
 from tuneops.errors import ProviderError, UnsupportedOperation
 from tuneops.http import UPLOAD_TIMEOUT, JSONClient, chat_completion, check_call, clean_raw, key_token
@@ -31,6 +32,7 @@ from tuneops.provider import (
     Upload,
     map_status,
 )
+from tuneops.providers.mistral.models import MODELS
 from tuneops.providers.mistral.options import CONNECTION, MistralOptions
 from tuneops.providers.mistral.status import AWAITING_START, STATUS_TABLE
 
@@ -47,6 +49,7 @@ class MistralProvider:
     """Mistral: files, two-phase SFT jobs (create validated, then start), events and checkpoints, chat."""
 
     name: ClassVar[str] = "mistral"
+    base_models: ClassVar[tuple[TunableModel, ...]] = MODELS
     options_schema: ClassVar[type[ProviderOptions]] = MistralOptions
     connection_settings: ClassVar[Mapping[str, str | None]] = CONNECTION
     capabilities: ClassVar[Capabilities] = Capabilities(

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from tuneops.basemodels import TunableModel
 from tuneops.clock import from_unix
 from tuneops.errors import PermanentProviderError, ProviderError, UnsupportedOperation
 from tuneops.options import ProviderOptions
@@ -26,6 +27,7 @@ from tuneops.provider import (
 )
 from tuneops.providers.openai import body as bodies
 from tuneops.providers.openai.errors import call
+from tuneops.providers.openai.models import OPENAI_MODELS
 from tuneops.providers.openai.options import OPENAI_CONNECTION, OpenAIOptions
 from tuneops.providers.openai.results import (
     ModelInfo,
@@ -69,6 +71,7 @@ class OpenAIProvider:
     checkpoints, result-file metrics, reconciliation by metadata, chat for evals."""
 
     name: ClassVar[str] = "openai"
+    base_models: ClassVar[tuple[TunableModel, ...]] = OPENAI_MODELS
     options_schema: ClassVar[type[ProviderOptions]] = OpenAIOptions
     connection_settings: ClassVar[Mapping[str, str | None]] = OPENAI_CONNECTION
     capabilities: ClassVar[Capabilities] = OPENAI_CAPABILITIES

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from tuneops.basemodels import TunableModel
 from tuneops.errors import MissingCredential, PermanentProviderError, TransientProviderError, UnsupportedOperation
 from tuneops.options import ProviderOptions
 from tuneops.provider import Capabilities, ProviderConfig, RunStatus
@@ -25,6 +26,7 @@ from tuneops.providers.openai.arm import (
     AzureDeployment,
     deployment_record,
 )
+from tuneops.providers.openai.models import AZURE_MODELS
 from tuneops.providers.openai.options import AZURE_CONNECTION, AzureOptions
 from tuneops.providers.openai.status import STATUS_TABLE
 from tuneops.providers.openai.uploads import MAX_UPLOAD_BYTES
@@ -87,6 +89,7 @@ class AzureOpenAIProvider(OpenAIProvider):
     """Azure OpenAI fine-tuning; ``deploy``/``undeploy`` manage the deployment a model serves from."""
 
     name: ClassVar[str] = "azure"
+    base_models: ClassVar[tuple[TunableModel, ...]] = AZURE_MODELS
     options_schema: ClassVar[type[ProviderOptions]] = AzureOptions
     connection_settings: ClassVar[Mapping[str, str | None]] = AZURE_CONNECTION
     capabilities: ClassVar[Capabilities] = AZURE_CAPABILITIES

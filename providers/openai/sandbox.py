@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from tuneops.basemodels import TunableModel
 from tuneops.options import ProviderOptions
 from tuneops.provider import Capabilities, ProviderConfig
 from tuneops.providers.openai.adapter import OpenAIProvider
+from tuneops.providers.openai.models import SANDBOX_MODELS
 from tuneops.providers.openai.options import SANDBOX_CONNECTION, SandboxOptions
 from tuneops.providers.openai.uploads import MAX_UPLOAD_BYTES
 
@@ -34,6 +36,7 @@ class SandboxProvider(OpenAIProvider):
     """The OpenAI adapter pointed at the local sandbox; needs no key."""
 
     name: ClassVar[str] = "sandbox"
+    base_models: ClassVar[tuple[TunableModel, ...]] = SANDBOX_MODELS
     options_schema: ClassVar[type[ProviderOptions]] = SandboxOptions
     connection_settings: ClassVar[Mapping[str, str | None]] = SANDBOX_CONNECTION
     capabilities: ClassVar[Capabilities] = SANDBOX_CAPABILITIES

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from tuneops.basemodels import TunableModel
 from tuneops.errors import UnsupportedOperation
 from tuneops.http import JSONClient, chat_completion, check_call, clean_raw, key_token
 from tuneops.options import ProviderOptions
@@ -34,6 +35,7 @@ from tuneops.provider import (
     map_status,
 )
 from tuneops.providers.together import files
+from tuneops.providers.together.models import MODELS
 from tuneops.providers.together.options import CONNECTION, TogetherOptions
 from tuneops.providers.together.status import ERROR_EVENT_TYPES, STATUS_TABLE
 
@@ -64,6 +66,7 @@ class TogetherProvider:
     """Together AI: file upload, LoRA/full SFT and DPO jobs, events, metrics, checkpoints, chat."""
 
     name: ClassVar[str] = "together"
+    base_models: ClassVar[tuple[TunableModel, ...]] = MODELS
     options_schema: ClassVar[type[ProviderOptions]] = TogetherOptions
     connection_settings: ClassVar[Mapping[str, str | None]] = CONNECTION
     capabilities: ClassVar[Capabilities] = Capabilities(

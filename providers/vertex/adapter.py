@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from tuneops.basemodels import TunableModel
 from tuneops.errors import MissingCredential, PermanentProviderError, UnsupportedOperation
 from tuneops.options import ProviderOptions
 from tuneops.provider import (
@@ -38,6 +39,7 @@ from tuneops.providers.vertex.auth import TOKEN_ENV, token_source
 from tuneops.providers.vertex.errors import MissingOption
 from tuneops.providers.vertex.gcs import GCSStaging
 from tuneops.providers.vertex.labels import KEY_LABEL, encode_key
+from tuneops.providers.vertex.models import MODELS
 from tuneops.providers.vertex.options import CONNECTION, VertexOptions
 
 DEFAULT_REGION = "us-central1"
@@ -70,6 +72,7 @@ class VertexProvider:
     """Vertex AI Gemini tuning: GCS staging, supervised and preference jobs, checkpoints, generateContent."""
 
     name: ClassVar[str] = "vertex"
+    base_models: ClassVar[tuple[TunableModel, ...]] = MODELS
     options_schema: ClassVar[type[ProviderOptions]] = VertexOptions
     connection_settings: ClassVar[Mapping[str, str | None]] = CONNECTION
     capabilities: ClassVar[Capabilities] = CAPABILITIES

@@ -94,7 +94,8 @@ N_FILLER = 96
 
 # Dataset-level findings (no line): severity, code.
 DATASET_LEVEL = {("warning", "encoding.crlf"), ("warning", "label.imbalance"), ("warning", "label.variants"),
-                 ("warning", "count.recommended"), ("error", "file.too_large")}
+                 ("warning", "count.recommended"), ("error", "file.too_large"),
+                 ("warning", "model.unknown_base")}  # the sandbox tunes sandbox-* models, not gpt-3.5-turbo
 
 
 class TinyBox:

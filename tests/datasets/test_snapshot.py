@@ -95,7 +95,8 @@ def test_validation_file_is_prepared_too(write_spec, ds, tmp_path: Path) -> None
 
 
 def test_gemini_provider_gets_gemini_lines(write_spec, ds, tmp_path: Path) -> None:
-    snap = build_snapshot(write_spec(ds.good(12), provider="vertex", base="gemini-2.5-flash"),
+    snap = build_snapshot(write_spec(ds.good(12), provider="vertex", base="gemini-2.5-flash",
+                                     extra="[options.vertex]\nbucket = \"b\"\n"),
                           Prep("vertex", "gemini"), tmp_path / "s")
     first = _lines(snap.train.path)[0]
     assert set(first) == {"systemInstruction", "contents"}

@@ -105,3 +105,43 @@ def providers_check(
             out.print(f"{'[green]ok[/]  ' if ok else '[red]FAIL[/]'} {name}: {escape(message)}", soft_wrap=True)
     if not all(ok for ok, _ in results):
         raise typer.Exit(1)
+
+
+@providers_app.command("models")
+def providers_models(
+    name: str = typer.Argument(..., help="Provider name, as in `tuneops providers list`."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """The base models a provider fine-tunes, with sizes, methods and shutdown dates where published."""
+    from rich.markup import escape
+
+    from tuneops import basemodels, registry
+    from tuneops.errors import ProviderNotFound
+
+    if name not in registry.names():
+        raise ProviderNotFound(name, registry.names(), "providers models")
+    models = basemodels.known(name)
+    rows = [{"id": m.id, "aliases": list(m.aliases), "params_b": m.params_b, "methods": sorted(m.methods),
+             "training_ends": m.training_ends.isoformat() if m.training_ends else None,
+             "retires": m.retires.isoformat() if m.retires else None, "status": m.status, "source": m.source,
+             "confidence": m.confidence} for m in models]
+    if as_json:
+        state.print_json({"provider": name, "models": rows})
+        return
+    out = state.console()
+    if not rows:
+        out.print(f"{escape(name)} lists no base models; any model its API accepts can be tried")
+        return
+    shared = len({r["status"] for r in rows}) == 1  # one note for all rows is said once, below the table
+    table = Table(title=f"{name}: tunable base models", title_justify="left")
+    for col in ("model", "size", "methods", "no new jobs after", "shuts down", *(() if shared else ("status",))):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        size = f"{r['params_b']:g}B" if r["params_b"] else "-"
+        cells = [escape(r["id"]), size, ",".join(r["methods"]), r["training_ends"] or "-", r["retires"] or "-"]
+        table.add_row(*cells, *(() if shared else (escape(r["status"]),)))
+    out.print(table)
+    if shared and rows[0]["status"]:
+        out.print(f"status: {escape(rows[0]['status'])}", soft_wrap=True)
+    for source, confidence in dict.fromkeys((r["source"], r["confidence"]) for r in rows if r["source"]):
+        out.print(f"[dim]source ({confidence}): {escape(source)}[/]", soft_wrap=True)

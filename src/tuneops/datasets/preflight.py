@@ -254,6 +254,7 @@ def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_d
         findings += _provider_findings(name, lim, spec.method, train, train_path, n_train, n_val,
                                        val.label if val else train.label)
     findings += _tokenizer_findings(train.label, tokenizer)
+    findings += _base_model_findings(str(loaded.path), names, model, spec.method)
     _name_providers(findings, lims)
     if cache.problem:
         findings.append(Finding("info", "cache.disabled", train.label, None, None, cache.problem))
@@ -322,6 +323,15 @@ def _tokenizer_findings(label: str, tokenizer: Tokenizer) -> list[Finding]:
         out.append(Finding("info", "tokens.limit_unknown", label, None, None,
                            f"{tokenizer.limit_source}; example lengths were not checked against a limit"))
     return out
+
+
+def _base_model_findings(spec_path: str, names: list[str], model: str, method: str) -> list[Finding]:
+    """Warnings for a base model a provider does not list, or whose shutdown has passed or is near."""
+    from tuneops.basemodels import check
+    from tuneops.clock import utcnow
+
+    return [Finding(severity, code, spec_path, None, "model.base", f"{provider}: {message}")  # type: ignore[arg-type]
+            for provider, severity, code, message in check(names, model, utcnow().date(), method)]
 
 
 def _name_providers(findings: list[Finding], lims: dict[str, ProviderLimits]) -> None:
