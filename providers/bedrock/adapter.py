@@ -119,6 +119,20 @@ class BedrockProvider:
                                 "in the job's region that options.bedrock.role_arn can read")
         return S3Staging(self.s3, str(self.bucket), self.prefix, self.name).upload(path, sha256)
 
+    def location(self) -> str:
+        """The region (and the staging bucket) jobs and data live in."""
+        return f"{self._session.region_name or ''} s3://{self.bucket or ''}"
+
+    def verify_upload(self, upload: Upload) -> bool:
+        """The staged object is still there with the same size and checksum."""
+        return bool(self.bucket) and S3Staging(self.s3, str(self.bucket), self.prefix, self.name).verify(upload)
+
+    def find_uploads(self, sha256: str, size: int) -> list[Upload]:
+        """The object at these bytes' content address, if there."""
+        if not self.bucket:
+            return []
+        return S3Staging(self.s3, str(self.bucket), self.prefix, self.name).find(sha256, size)
+
     # -- jobs ------------------------------------------------------------------------------------
 
     def create_body(self, request: CreateRequest) -> dict[str, Any]:

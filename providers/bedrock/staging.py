@@ -45,6 +45,28 @@ class S3Staging:
             raise translate(exc, self.provider, "upload") from exc
         return int(head.get("ContentLength", -1))
 
+    def verify(self, upload: Upload) -> bool:
+        """The object is still there with the same size and, where S3 kept the checksum sent with it,
+        the same SHA-256."""
+        from botocore.exceptions import ClientError
+
+        key = upload.provider_file_id.removeprefix(f"s3://{self.bucket}/")
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        except ClientError as exc:
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise translate(exc, self.provider, "verify") from exc
+        if int(head.get("ContentLength", -1)) != upload.bytes:
+            return False
+        kept = head.get("ChecksumSHA256")
+        return kept is None or kept == _sha256_hex_b64(upload.sha256)
+
+    def find(self, sha256: str, size: int) -> list[Upload]:
+        """The object at these bytes' content address, if it holds that many bytes."""
+        key = self.key(sha256)
+        return [Upload(self.provider, sha256, self.uri(key), size, f"{sha256}.jsonl")] if self.size(key) == size else []
+
     def upload(self, path: Path, sha256: str) -> Upload:
         """Put ``path`` at its content address unless an object of the same size is there already."""
         key = self.key(sha256)
@@ -64,3 +86,7 @@ def _sha256_b64(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return base64.b64encode(h.digest()).decode()
+
+
+def _sha256_hex_b64(sha256: str) -> str:
+    return base64.b64encode(bytes.fromhex(sha256)).decode()

@@ -131,6 +131,21 @@ class FireworksProvider:
                                        poll_seconds=float(self.options.get("dataset_poll_seconds", 2)),
                                        sleep=self._sleep)
 
+    def location(self) -> str:
+        """The account's API base URL (datasets and jobs belong to the account)."""
+        return self.base_url
+
+    def verify_upload(self, upload: Upload) -> bool:
+        """The dataset at the bytes' content address is READY and is the one recorded (its id is the
+        checksum: a dataset named after other bytes is another dataset)."""
+        found = datasets.ready_dataset(self.api, self.account, upload.sha256, upload.bytes)
+        return found is not None and found.provider_file_id == upload.provider_file_id
+
+    def find_uploads(self, sha256: str, size: int) -> list[Upload]:
+        """The READY dataset named after these bytes, if one is there."""
+        found = datasets.ready_dataset(self.api, self.account, sha256, size)
+        return [found] if found else []
+
     # -- create ----------------------------------------------------------------------------------
 
     def job_id_for(self, idempotency_key: str) -> str:

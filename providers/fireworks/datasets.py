@@ -83,3 +83,12 @@ def upload_dataset(api: JSONClient, account: str, path: Path, sha256: str, *, wa
                                              provider=api.provider, operation="upload")
             sleep(poll_seconds)
     return Upload("fireworks", sha256, name, size, path.name)
+
+
+def ready_dataset(api: JSONClient, account: str, sha256: str, size: int) -> Upload | None:
+    """The READY dataset at these bytes' content address, or None (missing, unfinished or failed)."""
+    dataset_id = dataset_id_for(sha256)
+    response = api.request("GET", f"datasets/{dataset_id}", operation="verify", ok=(404,))
+    if response.status_code == 404 or response.json().get("state") != DATASET_READY:
+        return None
+    return Upload("fireworks", sha256, f"accounts/{account}/datasets/{dataset_id}", size, f"{sha256}.jsonl")

@@ -17,7 +17,16 @@ from typing import Any, ClassVar
 from tuneops.basemodels import TunableModel
 from tuneops.clock import from_unix
 from tuneops.errors import ProviderError, UnsupportedOperation
-from tuneops.http import UPLOAD_TIMEOUT, JSONClient, chat_completion, check_call, clean_raw, key_token
+from tuneops.http import (
+    UPLOAD_TIMEOUT,
+    JSONClient,
+    chat_completion,
+    check_call,
+    clean_raw,
+    find_files,
+    key_token,
+    verify_file,
+)
 from tuneops.options import ProviderOptions
 from tuneops.provider import (
     Capabilities,
@@ -31,6 +40,7 @@ from tuneops.provider import (
     RunStatus,
     Upload,
     map_status,
+    upload_filename,
 )
 from tuneops.providers.mistral.models import MODELS
 from tuneops.providers.mistral.options import CONNECTION, MistralOptions
@@ -99,6 +109,18 @@ class MistralProvider:
                                 files={"file": (f"{sha256[:16]}.jsonl", fh, "application/jsonl")})
         return Upload(self.name, sha256, str(obj["id"]), int(obj.get("bytes") or path.stat().st_size),
                       str(obj.get("filename") or path.name))
+
+    def location(self) -> str:
+        """The API base URL (files and jobs belong to the key's account there)."""
+        return self.api.base_url
+
+    def verify_upload(self, upload: Upload) -> bool:
+        """``GET /files/{id}``: the file is there with the same size and name."""
+        return verify_file(self.api, upload, f"files/{upload.provider_file_id}")
+
+    def find_uploads(self, sha256: str, size: int) -> list[Upload]:
+        """Files named after these bytes' hash with their size, newest first."""
+        return find_files(self.api, sha256, size, (upload_filename(sha256), f"{sha256}.jsonl"))
 
     # -- create ----------------------------------------------------------------------------------
 

@@ -24,6 +24,8 @@ from tuneops.provider import (
     RunStatus,
     Upload,
     map_status,
+    same_file,
+    upload_filename,
 )
 from tuneops.providers.openai import body as bodies
 from tuneops.providers.openai.errors import call
@@ -135,7 +137,7 @@ class OpenAIProvider:
     def upload(self, path: Path, *, sha256: str, purpose: str = "fine-tune") -> Upload:
         """Upload a prepared JSONL file: Files API when small, resumable Uploads API above the threshold."""
         size = path.stat().st_size
-        filename = f"{sha256[:16]}.jsonl"
+        filename = upload_filename(sha256)
         if size > self._int_option("upload_chunked_above_bytes", DEFAULT_CHUNKED_ABOVE_BYTES):
             chunked = ChunkedUpload(
                 self.client, self._call, provider=self.name, account=str(self.client.base_url),
@@ -149,6 +151,34 @@ class OpenAIProvider:
                     file=(filename, fh, "application/jsonl"), purpose=purpose))
         obj = self._after_upload(obj)
         return Upload(self.name, sha256, obj.id, obj.bytes, obj.filename)
+
+    def location(self) -> str:
+        """The API base URL, with the organization and project where set (files belong to them)."""
+        parts = [str(self.client.base_url).rstrip("/")]
+        parts += [f"{k}={v}" for k, v in (("org", getattr(self.client, "organization", None)),
+                                          ("project", getattr(self.client, "project", None))) if v]
+        return " ".join(parts)
+
+    def verify_upload(self, upload: Upload) -> bool:
+        """``GET /files/{id}``: the file exists, is not deleted or in error, same size and name."""
+        try:
+            obj = self._call("verify", lambda: self.client.files.retrieve(upload.provider_file_id))
+        except PermanentProviderError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        if getattr(obj, "status", None) in ("deleted", "error"):
+            return False
+        return same_file(upload, obj.bytes, obj.filename)
+
+    def find_uploads(self, sha256: str, size: int) -> list[Upload]:
+        """Fine-tuning files named after these bytes' hash, with their size, newest first."""
+        name = upload_filename(sha256)
+        page = self._call("verify", lambda: self.client.files.list(purpose="fine-tune"))
+        found = [f for f in page.data if f.filename == name and int(f.bytes or -1) == size
+                 and getattr(f, "status", None) not in ("deleted", "error")]
+        found.sort(key=lambda f: f.created_at or 0, reverse=True)
+        return [Upload(self.name, sha256, f.id, f.bytes, f.filename) for f in found]
 
     # -- jobs ------------------------------------------------------------------------------------
 

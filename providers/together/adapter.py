@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from tuneops.basemodels import TunableModel
 from tuneops.errors import UnsupportedOperation
-from tuneops.http import JSONClient, chat_completion, check_call, clean_raw, key_token
+from tuneops.http import JSONClient, chat_completion, check_call, clean_raw, find_files, key_token, verify_file
 from tuneops.options import ProviderOptions
 from tuneops.provider import (
     Capabilities,
@@ -33,6 +33,7 @@ from tuneops.provider import (
     RunStatus,
     Upload,
     map_status,
+    upload_filename,
 )
 from tuneops.providers.together import files
 from tuneops.providers.together.models import MODELS
@@ -116,6 +117,18 @@ class TogetherProvider:
                                  wait_seconds=float(self.options.get("file_wait_seconds", 600)),
                                  poll_seconds=float(self.options.get("file_poll_seconds", 2)),
                                  sleep=self._sleep)
+
+    def location(self) -> str:
+        """The API base URL (files and jobs belong to the key's account there)."""
+        return self.api.base_url
+
+    def verify_upload(self, upload: Upload) -> bool:
+        """``GET /files/{id}``: the file is there with the same size and name."""
+        return verify_file(self.api, upload, f"files/{upload.provider_file_id}")
+
+    def find_uploads(self, sha256: str, size: int) -> list[Upload]:
+        """Files named after these bytes' hash with their size, newest first."""
+        return find_files(self.api, sha256, size, (upload_filename(sha256), f"{sha256}.jsonl"))
 
     # -- create ----------------------------------------------------------------------------------
 

@@ -116,6 +116,19 @@ class VertexProvider:
             raise self._no_bucket()
         return self.staging.upload(path, sha256)
 
+    def location(self) -> str:
+        """The project and region jobs run in, and the bucket data is staged in."""
+        bucket = self.staging.bucket if self.staging else ""
+        return f"projects/{self.api.project}/locations/{self.api.region} gs://{bucket}"
+
+    def verify_upload(self, upload: Upload) -> bool:
+        """The staged object is still there with the same size (and checksum where kept)."""
+        return self.staging is not None and self.staging.verify(upload)
+
+    def find_uploads(self, sha256: str, size: int) -> list[Upload]:
+        """The object at these bytes' content address, if there."""
+        return self.staging.find(sha256, size) if self.staging is not None else []
+
     def _no_bucket(self) -> MissingOption:
         return MissingOption("vertex reads training data from Cloud Storage: set options.vertex.bucket "
                              "to a bucket the Vertex AI service agent can read")

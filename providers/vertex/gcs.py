@@ -67,3 +67,21 @@ class GCSStaging:
 
     def _upload_record(self, sha256: str, name: str, size: int, path: Path) -> Upload:
         return Upload(self.api.provider, sha256, self.uri(name), size, path.name)
+
+    def verify(self, upload: Upload) -> bool:
+        """The object at the upload's URI is still there with the same size (and, where GCS keeps the
+        uploader's sha256 in its metadata, the same checksum)."""
+        name = upload.provider_file_id.removeprefix(f"gs://{self.bucket}/")
+        meta = self.stat(name)
+        if meta is None or int(meta.get("size", -1)) != upload.bytes:
+            return False
+        kept = (meta.get("metadata") or {}).get("sha256")
+        return kept is None or kept == upload.sha256
+
+    def find(self, sha256: str, size: int) -> list[Upload]:
+        """The object at these bytes' content address, if it holds that many bytes."""
+        name = self.object_name(sha256)
+        meta = self.stat(name)
+        if meta is None or int(meta.get("size", -1)) != size:
+            return []
+        return [Upload(self.api.provider, sha256, self.uri(name), size, f"{sha256}.jsonl")]

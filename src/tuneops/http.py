@@ -208,3 +208,27 @@ def check_call(client: JSONClient, path: str, what: str) -> list[tuple[bool, str
         hint = " (check the API key)" if exc.status in (401, 403) else ""
         return [(False, f"{what}: {exc}{hint}")]
     return [(True, f"{what}: authenticated call succeeded")]
+
+
+def verify_file(client: JSONClient, upload: Any, path: str) -> bool:
+    """``GET path`` (a file record with ``bytes`` and ``filename``): does it still match ``upload``?"""
+    from tuneops.provider import same_file
+
+    response = client.request("GET", path, operation="verify", ok=(404,))
+    if response.status_code == 404:
+        return False
+    obj = response.json()
+    return same_file(upload, obj.get("bytes"), obj.get("filename"))
+
+
+def find_files(client: JSONClient, sha256: str, size: int, names: Iterable[str], path: str = "files") -> list[Any]:
+    """Files listed at ``path`` with one of ``names`` and ``size`` bytes, newest first, as Uploads."""
+    from tuneops.provider import Upload
+
+    data = client.get(path, operation="verify")
+    items = data.get("data", []) if isinstance(data, dict) else data
+    wanted = set(names)
+    found = [f for f in items or [] if f.get("filename") in wanted and f.get("bytes") is not None
+             and int(f["bytes"]) == size]
+    found.sort(key=lambda f: f.get("created_at") or 0, reverse=True)
+    return [Upload(client.provider, sha256, str(f["id"]), int(f["bytes"]), str(f["filename"])) for f in found]

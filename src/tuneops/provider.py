@@ -98,6 +98,18 @@ class Upload:
     filename: str = ""
 
 
+def upload_filename(sha256: str) -> str:
+    """The name adapters give an uploaded dataset file, so duplicates can be found by name later."""
+    return f"{sha256[:16]}.jsonl"
+
+
+def same_file(upload: Upload, size: int | None, filename: str | None) -> bool:
+    """Whether a provider's file record (size, name) still matches what was uploaded."""
+    if size is None or int(size) != upload.bytes:
+        return False
+    return not (upload.filename and filename and filename != upload.filename)
+
+
 @dataclass(frozen=True)
 class CreateRequest:
     """Everything an adapter needs to create one provider job for one run."""
@@ -214,6 +226,24 @@ class Provider(Protocol):
 
     def upload(self, path: Path, *, sha256: str, purpose: str = "fine-tune") -> Upload:
         """Place a prepared file at the provider; the caller has already checked it is not there."""
+        ...
+
+    def location(self) -> str:
+        """Where this adapter's files and jobs live (base URL, account, project, region; never a secret).
+
+        Part of an upload's key and of a run's intent: the same bytes at another endpoint are another upload.
+        """
+        ...
+
+    def verify_upload(self, upload: Upload) -> bool:
+        """Whether the provider still holds ``upload`` unchanged: the file exists with the same size
+        (and name, and checksum where the provider keeps one). False when it is gone or different;
+        errors reaching the provider raise as usual."""
+        ...
+
+    def find_uploads(self, sha256: str, size: int) -> list[Upload]:
+        """Files already at the provider holding these bytes, found by the content-addressed name
+        ``upload`` gives them (a crash after upload, a dropped upload response), newest first."""
         ...
 
     def create_body(self, request: CreateRequest) -> Mapping[str, Any]:

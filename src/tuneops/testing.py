@@ -38,6 +38,7 @@ from tuneops.provider import (
     ProviderJob,
     RunStatus,
     Upload,
+    upload_filename,
 )
 
 
@@ -101,6 +102,19 @@ class ProviderContract:
         upload = harness.provider.upload(path, sha256=digest)
         assert isinstance(upload, Upload)
         assert upload.sha256 == digest and upload.provider_file_id
+
+    def test_an_upload_verifies_and_is_found_by_its_bytes(self, harness: ContractHarness, tmp_path: Path) -> None:
+        path, digest = prepared_file(harness.provider, tmp_path)
+        upload = harness.provider.upload(path, sha256=digest)
+        assert harness.provider.verify_upload(upload) is True
+        assert isinstance(harness.provider.location(), str) and harness.provider.location()
+        found = harness.provider.find_uploads(digest, upload.bytes)
+        assert upload.provider_file_id in [u.provider_file_id for u in found]
+
+    def test_a_missing_upload_does_not_verify(self, harness: ContractHarness, tmp_path: Path) -> None:
+        path, digest = prepared_file(harness.provider, tmp_path)
+        upload = harness.provider.upload(path, sha256=digest)
+        assert harness.provider.verify_upload(replace(upload, provider_file_id=upload.provider_file_id + "x")) is False
 
     def test_create_tags_the_job_so_find_returns_it(self, harness: ContractHarness, tmp_path: Path) -> None:
         job = harness.provider.create(self._request(harness, tmp_path, key="tuneops-run_find"))
@@ -244,7 +258,24 @@ class FakeProvider:
         self._call("upload")
         fid = self.backend.next_id("file")
         self.backend.files[fid] = path.read_bytes()
-        return Upload(self.name, sha256, fid, len(self.backend.files[fid]))
+        return Upload(self.name, sha256, fid, len(self.backend.files[fid]), upload_filename(sha256))
+
+    def location(self) -> str:
+        """The in-memory back end this adapter talks to."""
+        return f"fake://{id(self.backend):x}"
+
+    def verify_upload(self, upload: Upload) -> bool:
+        """The file is still in memory with the same bytes (the fake keeps a checksum: the bytes)."""
+        self._call("verify")
+        data = self.backend.files.get(upload.provider_file_id)
+        return data is not None and hashlib.sha256(data).hexdigest() == upload.sha256
+
+    def find_uploads(self, sha256: str, size: int) -> list[Upload]:
+        """Files holding these bytes, newest first."""
+        self._call("verify")
+        return [Upload(self.name, sha256, fid, len(data), upload_filename(sha256))
+                for fid, data in reversed(self.backend.files.items())
+                if len(data) == size and hashlib.sha256(data).hexdigest() == sha256]
 
     def create_body(self, request: CreateRequest) -> dict[str, Any]:
         """The request as a dict (the fake accepts multipliers only, like OpenAI)."""

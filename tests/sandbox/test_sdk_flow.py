@@ -37,7 +37,7 @@ def test_upload_train_watch_and_chat(client: openai.OpenAI, training_bytes: byte
     done = kit.wait_for(client, job.id)
     assert done.status == "succeeded"
     FineTuningJob.model_validate(client.fine_tuning.jobs.with_raw_response.retrieve(job.id).http_response.json())
-    assert done.fine_tuned_model == f"ft:sandbox-mini:tuneops-sandbox:triage:{job.id[-8:]}"
+    assert done.fine_tuned_model == f"ft:sandbox-mini:tuneops-sandbox:triage:{job.id[-16:]}"
     assert done.hyperparameters.batch_size == 8 and done.hyperparameters.n_epochs == 3
     assert done.trained_tokens and done.trained_tokens > 0
     assert done.finished_at is not None and done.finished_at >= done.created_at

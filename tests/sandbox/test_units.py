@@ -123,14 +123,16 @@ def test_state_jobs_follow_an_injected_clock(kit: SimpleNamespace) -> None:
     clock.advance(60)
     api = job.to_api(clock())
     assert api["status"] == "succeeded" and api["hyperparameters"]["batch_size"] == 3  # 30 examples -> batch 3
-    assert api["fine_tuned_model"] == f"ft:sandbox-mini:tuneops-sandbox:x:{job.id[-8:]}"
+    assert api["fine_tuned_model"] == f"ft:sandbox-mini:tuneops-sandbox:x:{job.id[-16:]}"
     state.refresh()
     assert state.files.get(api["result_files"][0]).purpose == "fine-tune-results"
     assert state.responder(api["fine_tuned_model"]).answer([Message("user", "invoice refund")]) == "billing"
     assert state.stats()["jobs_by_status"] == {"succeeded": 1}
-    # Same seed, same requests: same ids.
+    # A restarted sandbox (same seed, same requests) never hands out an id the last one did.
     again = SandboxState(clock=kit.ManualClock(), time_scale=1.0)
-    assert again.files.create(data, "t.jsonl", "fine-tune").id == file.id
+    assert again.files.create(data, "t.jsonl", "fine-tune").id != file.id
+    again.reset()
+    assert again.files.create(data, "t.jsonl", "fine-tune").id != file.id
 
 
 def test_job_request_validation() -> None:

@@ -145,7 +145,8 @@ class JobRecord:
     @property
     def fine_tuned_model(self) -> str:
         """The model id this job produces if it succeeds."""
-        return f"ft:{self.base_model}:{OWNER}:{self.request.suffix or ''}:{self.id[-8:]}"
+        # The id's last 16 characters: 8 drawn per sandbox start, so no restart repeats a model id.
+        return f"ft:{self.base_model}:{OWNER}:{self.request.suffix or ''}:{self.id[-16:]}"
 
     def checkpoint_model(self, step: int) -> str:
         """The model id of the checkpoint taken after ``step``."""

@@ -9,6 +9,7 @@ result file and registers its model.
 from __future__ import annotations
 
 import random
+import secrets
 import string
 import threading
 import time
@@ -29,6 +30,8 @@ from .wire import ApiError, bad_request, not_found
 __all__ = ["BASE_MODELS", "Responder", "SandboxState"]
 
 _ALPHABET = string.ascii_letters + string.digits
+# Random characters per sandbox start at the end of every id: 62**8 starts before a repeat is likely.
+_TOKEN_LENGTH = 8
 # A fixed creation time keeps the base models' listing identical from run to run.
 _BASE_CREATED = 1735689600  # 2025-01-01T00:00:00Z
 _LEGACY_SHUTDOWN_DAYS = 20
@@ -75,13 +78,14 @@ class SandboxState:
 
     def _clear(self) -> None:
         self._rng = random.Random(self.seed)
+        self._token = "".join(secrets.choice(_ALPHABET) for _ in range(_TOKEN_LENGTH))
         self.files = FileStore(self.new_id, self.clock, self.lock)
         self.jobs: dict[str, JobRecord] = {}
         self._active: set[str] = set()
         self._models: dict[str, _ModelEntry] = {}
 
     def reset(self) -> None:
-        """Forget every file, upload, job, model and counter: as if freshly started (same seed, same ids)."""
+        """Forget every file, upload, job, model and counter: as if freshly started (new ids, same seed)."""
         with self.lock:
             self._clear()
             self.counters = _Counters()
@@ -91,9 +95,15 @@ class SandboxState:
         return self.clock()
 
     def new_id(self, prefix: str, length: int = 24) -> str:
-        """A fresh random id such as ``file-AbC...``; seeded, so runs are reproducible."""
+        """A fresh id such as ``file-AbC...`` that no other sandbox start (or reset) hands out.
+
+        The last characters are this start's own random token, so a restarted sandbox never gives an
+        old file, job or model id to new bytes (a client holding the old id gets a clean 404); the
+        rest is seeded, so faults and training stay reproducible.
+        """
         with self.lock:
-            return prefix + "".join(self._rng.choice(_ALPHABET) for _ in range(length))
+            head = "".join(self._rng.choice(_ALPHABET) for _ in range(length - _TOKEN_LENGTH))
+            return prefix + head + self._token
 
     # -- jobs -------------------------------------------------------------------------
 

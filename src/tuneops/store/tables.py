@@ -8,18 +8,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+
+OPEN_RUN_SQL = "state NOT IN ('succeeded', 'failed', 'cancelled')"
 
 
 class UploadRow(SQLModel, table=True):
     """A dataset file placed at a provider; never uploaded twice for the same bytes."""
 
     __tablename__ = "upload"
-    __table_args__ = (UniqueConstraint("provider", "sha256", name="uq_upload_provider_sha256"),)
+    __table_args__ = (UniqueConstraint("provider", "account", "sha256", name="uq_upload_provider_account_sha256"),)
 
     id: int | None = Field(default=None, primary_key=True)
     provider: str = Field(max_length=64)
+    # The endpoint/account/project the file lives at (Provider.location()); '' for rows before it was kept.
+    account: str = Field(default="", max_length=512, sa_column_kwargs={"server_default": ""})
     sha256: str = Field(max_length=64)
     provider_file_id: str = Field(max_length=512)
     bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -35,6 +39,10 @@ class RunRow(SQLModel, table=True):
         Index("ix_run_job_created", "job_name", "created_at"),
         Index("ix_run_state", "state"),
         Index("ix_run_provider_job", "provider", "provider_job_id"),
+        Index("ix_run_intent", "intent_key", "created_at"),
+        # At most one unfinished run per intent: the claim concurrent submits race for.
+        Index("uq_run_open_intent", "intent_key", unique=True, sqlite_where=text(OPEN_RUN_SQL),
+              postgresql_where=text(OPEN_RUN_SQL)),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -56,6 +64,8 @@ class RunRow(SQLModel, table=True):
     train_examples: int = 0
     train_tokens: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     trigger: str = Field(default="manual", max_length=256)
+    # What the user meant (tuneops.runs.intent): job, training-relevant spec, data, provider, endpoint, base.
+    intent_key: str | None = Field(default=None, max_length=64)
     actor: str = Field(default="", max_length=256)
     estimate_microusd: int | None = Field(default=None, sa_column=Column(BigInteger))
     cost_microusd: int | None = Field(default=None, sa_column=Column(BigInteger))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,8 +60,19 @@ class FakeMistral:
         body = request.read()
         assert b'name="purpose"' in body and b"fine-tune" in body
         fid = self._id()
-        self.files[fid] = load("file.json") | {"id": fid, "bytes": len(body)}
+        part = re.search(rb'name="file"; filename="([^"]+)"\r\n(?:[^\r]+\r\n)*\r\n(.*?)\r\n--', body, re.S)
+        name, content = (part.group(1).decode(), part.group(2)) if part else ("train.jsonl", body)
+        self.files[fid] = load("file.json") | {"id": fid, "bytes": len(content), "filename": name}
         return httpx.Response(200, json=self.files[fid])
+
+    def get_file(self, request: httpx.Request, fid: str) -> httpx.Response:
+        if fid not in self.files:
+            return httpx.Response(404, json={"detail": "File not found"})
+        return httpx.Response(200, json=self.files[fid])
+
+    def list_files(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"data": list(self.files.values()), "object": "list",
+                                         "total": len(self.files)})
 
     def create(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
@@ -111,6 +123,8 @@ class FakeMistral:
     def install(self) -> None:
         r = self.router
         r.post(f"{BASE}/files").mock(side_effect=self.upload)
+        r.get(url__regex=rf"{BASE}/files/(?P<fid>[^/?]+)$").mock(side_effect=self.get_file)
+        r.get(url__regex=rf"{BASE}/files(\?.*)?$").mock(side_effect=self.list_files)
         r.post(url__regex=rf"{BASE}/fine_tuning/jobs(\?.*)?$").mock(side_effect=self.create)
         r.get(url__regex=rf"{BASE}/fine_tuning/jobs(\?.*)?$").mock(side_effect=self.list)
         r.get(url__regex=rf"{BASE}/fine_tuning/jobs/{JOB}$").mock(side_effect=self.get)

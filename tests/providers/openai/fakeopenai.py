@@ -125,6 +125,7 @@ class FakeOpenAI:
             ("POST", r"/files", "upload", self._create_file),
             ("GET", r"/files/(?P<file_id>[^/?]+)/content", "result", self._file_content),
             ("GET", r"/files/(?P<file_id>[^/?]+)", "file", self._get_file),
+            ("GET", r"/files", "file", self._list_files),
             ("POST", r"/uploads", "upload", self._create_upload),
             ("POST", r"/uploads/(?P<upload_id>[^/?]+)/parts", "upload_part", self._add_part),
             ("POST", r"/uploads/(?P<upload_id>[^/?]+)/complete", "upload_complete", self._complete),
@@ -241,6 +242,13 @@ class FakeOpenAI:
             if obj.get("_statuses"):
                 obj["_statuses"].pop(0)
         return httpx.Response(200, json=out)
+
+    def _list_files(self, request: httpx.Request) -> httpx.Response:
+        purpose = request.url.params.get("purpose")
+        with self._lock:
+            items = [self._public_file(o) for o in reversed(self.files.values())
+                     if purpose is None or o["purpose"] == purpose]
+        return self._page(items, request, default=10000)
 
     def _file_content(self, request: httpx.Request, file_id: str) -> httpx.Response:
         if file_id not in self.contents:

@@ -85,7 +85,12 @@ class FakeTogether:
         self.files[fid]["processing_status"] = self.processing.pop(0) if self.processing else "COMPLETED"
         return httpx.Response(200, json=self.files[fid])
 
+    def list_files(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"object": "list", "data": list(self.files.values())})
+
     def get_file(self, request: httpx.Request, fid: str) -> httpx.Response:
+        if fid not in self.files:
+            return httpx.Response(404, json={"error": {"message": f"file {fid} not found"}})
         obj = self.files[fid]
         if obj["processing_status"] in ("PENDING", "QUEUED", "RUNNING") and not self.processing:
             obj["processing_status"] = "COMPLETED"
@@ -135,6 +140,7 @@ class FakeTogether:
         r.put(url__regex=rf"{UPLOAD_HOST}/put/(?P<fid>[^?]+).*").mock(side_effect=self.put)
         r.post(url__regex=rf"{BASE}/files/(?P<fid>[^/]+)/preprocess").mock(side_effect=self.preprocess)
         r.get(url__regex=rf"{BASE}/files/(?P<fid>[^/]+)$").mock(side_effect=self.get_file)
+        r.get(f"{BASE}/files").mock(side_effect=self.list_files)
         r.get(f"{BASE}/fine-tunes").mock(side_effect=self.list)
         r.post(f"{BASE}/fine-tunes").mock(side_effect=self.create)
         r.get(url__regex=rf"{BASE}/fine-tunes/(?P<jid>ft-[^/]+)$").mock(side_effect=self.get)
