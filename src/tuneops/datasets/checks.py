@@ -42,9 +42,10 @@ from tuneops.datasets.shapes import (
     unanswered,
 )
 from tuneops.datasets.tokens import TokenCounter
+from tuneops.datasets.tooltokens import constants_for, tool_tokens
 
 # Bump whenever a check changes, so cached results from older checks are not reused.
-CHECK_VERSION = 2
+CHECK_VERSION = 3
 
 CHAT, PREFERENCE, UNUSABLE = 1, 2, 0
 LABEL_MAX_CHARS = 64
@@ -84,6 +85,7 @@ class ExampleChecker:
         self.counter = counter
         self.role_tokens = {role: counter.count(role) for role in ROLES}
         self.formats = tuple(f for f in formats if f != "openai_chat" and f in convert.PROBLEMS)
+        self.tool_constants = constants_for(counter.tokenizer.wanted or counter.tokenizer.used)
 
     # -- entry point ---------------------------------------------------------------------------
 
@@ -152,14 +154,14 @@ class ExampleChecker:
         extra = len(record) > 1  # anything besides messages (tools, functions, unknown keys)
         if extra:
             self._top_level(record, CHAT_KEYS, "", out)
-        tool_names = declared_tool_names(record.get("tools")) if extra else None
+        tool_names = declared_tool_names(record.get("tools"), record.get("functions")) if extra else None
         tokens, trainable, n_assistant, n_trained, system_text, parts = self._messages(
-            msgs, "", out, tool_names, require_assistant=True)
+            msgs, "", out, tool_names, require_assistant=True,
+            parallel=record.get("parallel_tool_calls") if extra else None)
         if extra:
-            if record.get("tools") is not None:
-                tokens += self.counter.count(dumps_text(record["tools"]))
-            if record.get("functions") is not None:
-                tokens += self.counter.count(dumps_text(record["functions"]))
+            # Definitions are counted as the model sees them (OpenAI's recipe), not as JSON text.
+            tokens += tool_tokens(record.get("tools"), self.counter.count, self.tool_constants)
+            tokens += tool_tokens(record.get("functions"), self.counter.count, self.tool_constants)
         if n_assistant == 0:
             out.append(("error", "example.no_assistant", "messages",
                         "no assistant message: there is nothing to train on"))
@@ -195,17 +197,21 @@ class ExampleChecker:
                 out.append(("error", "messages.type", "input.messages", "input.messages must be a non-empty list"))
             else:
                 n_msgs += len(msgs)
+                input_tools = declared_tool_names(inp.get("tools"), inp.get("functions"))
                 t, _, _, _, system_text, parts = self._messages(
-                    msgs, "input.", out, declared_tool_names(inp.get("tools")), require_assistant=False)
+                    msgs, "input.", out, input_tools, require_assistant=False,
+                    parallel=inp.get("parallel_tool_calls"))
                 tokens += t
                 last = msgs[-1]
                 if type(last) is dict and last.get("role") not in ("user", "tool"):
                     out.append(("warning", "preference.input_last", f"input.messages[{len(msgs) - 1}].role",
                                 "the input should end with a user turn that the outputs answer"))
-            if inp.get("tools") is not None:
-                tokens += self.counter.count(dumps_text(inp["tools"]))
+            tokens += tool_tokens(inp.get("tools"), self.counter.count, self.tool_constants)
+            tokens += tool_tokens(inp.get("functions"), self.counter.count, self.tool_constants)
         trainable = 0
         outputs = []
+        if type(inp) is not dict:
+            input_tools = None
         for key in ("preferred_output", "non_preferred_output"):
             val = record.get(key)
             if type(val) is not list or not val:
@@ -220,7 +226,7 @@ class ExampleChecker:
                 if type(m) is dict and m.get("role") != "assistant":
                     out.append(("error", "preference.output_role", f"{key}[{i}].role",
                                 f"output messages must have role assistant; got {m.get('role')!r}"))
-            t, tr, _, _, _, p = self._messages(val, key, out, None, require_assistant=False, output=True)
+            t, tr, _, _, _, p = self._messages(val, key, out, input_tools, require_assistant=False, output=True)
             tokens += t
             trainable += tr
             parts.append(key)
@@ -264,8 +270,9 @@ class ExampleChecker:
             out.append(("error", "tools.parallel", prefix + "parallel_tool_calls",
                         f"parallel_tool_calls must be true or false; got {jtype(ptc)}"))
 
-    def _messages(self, msgs: list[Any], prefix: str, out: list[Item], tool_names: set[str] | None, *,
-                  require_assistant: bool, output: bool = False) -> tuple[int, int, int, int, str | None, list[str]]:
+    def _messages(self, msgs: list[Any], prefix: str, out: list[Item], tool_names: dict[str, Any] | None, *,
+                  require_assistant: bool, output: bool = False,
+                  parallel: Any = None) -> tuple[int, int, int, int, str | None, list[str]]:
         """Walk messages once: checks, token counts and the text used for the near-duplicate key."""
         count = self.counter.count
         cached = self.counter.cached
@@ -343,7 +350,10 @@ class ExampleChecker:
             elif content is not None:
                 c = count(part_text(content))
             n = 3 + c + (cached(role) or count(role) if type(role) is str else 0)
-            if len(m) > 2:
+            # More than role and content: tool calls, names, weights. An assistant turn with only
+            # role and tool_calls (no content key, as OpenAI documents it) is one of these.
+            rich = len(m) > 2 or (len(m) == 2 and "content" not in m)
+            if rich:
                 if not m.keys() <= MESSAGE_KEYS:
                     extra = [k for k in m if k not in MESSAGE_KEYS]
                     out.append(("warning", "message.unknown_key", f"{loc(prefix, i, output)}.{extra[0]}",
@@ -356,7 +366,7 @@ class ExampleChecker:
             elif type(role) is not str and role is not None:
                 n += count(dumps_text(role))
             tokens += n
-            calls = m.get("tool_calls") if len(m) > 2 else None
+            calls = m.get("tool_calls") if rich else None
             if type(content) is str:
                 if not content or content.isspace():
                     if not (role == "assistant" and (calls or m.get("function_call"))):
@@ -385,7 +395,7 @@ class ExampleChecker:
             seen_other = True
             if role == "assistant":
                 n_assistant += 1
-                weight = m.get("weight", 1) if len(m) > 2 else 1
+                weight = m.get("weight", 1) if rich else 1
                 if type(weight) is not int or (weight != 1 and weight != 0):
                     check_weight(weight, loc(prefix, i, output), out)
                 if weight != 0:
@@ -394,14 +404,14 @@ class ExampleChecker:
                     if calls is not None:
                         trainable += count(dumps_text(calls))
                 if calls is not None:
-                    check_tool_calls(calls, loc(prefix, i, output), tool_names, open_calls, out)
+                    check_tool_calls(calls, loc(prefix, i, output), tool_names, open_calls, out, parallel=parallel)
                 elif open_calls:
                     unanswered(open_calls, loc(prefix, i, output), out)
                 if prev == "assistant" and not output:
                     out.append(("warning", "order.consecutive", loc(prefix, i, output) + ".role",
                                 "two assistant turns in a row"))
             else:
-                if len(m) > 2:
+                if rich:
                     if "weight" in m:
                         out.append(("error", "weight.role", loc(prefix, i, output) + ".weight",
                                     f"weight is only allowed on assistant messages; this is a {role} message"))

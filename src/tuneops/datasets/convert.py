@@ -50,7 +50,8 @@ def _msgs(record: Mapping[str, Any]) -> list[Any]:
 def _tool_problems(record: Mapping[str, Any], fmt: str, prefix: str = "") -> list[Problem]:
     out: list[Problem] = []
     for key in ("tools", "functions", "parallel_tool_calls"):
-        if record.get(key) is not None:
+        # parallel_tool_calls = false asks for what a format without tools does anyway.
+        if record.get(key) is not None and not (key == "parallel_tool_calls" and record[key] is False):
             out.append((prefix + key, f"{fmt} cannot express tool definitions ({key})"))
     for i, m in enumerate(_msgs(record)):
         if not isinstance(m, Mapping):

@@ -5,6 +5,7 @@ Each function appends ``(severity, code, field, message)`` items to ``out``; non
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -147,12 +148,18 @@ def check_weight(weight: Any, where: str, out: list[Item]) -> None:
         out.append(("error", "weight.value", f"{where}.weight", f"weight must be 0 or 1; got {weight!r}"))
 
 
-def declared_tool_names(tools: Any) -> set[str] | None:
-    """Function names declared in ``tools`` (None when there is no tool list)."""
-    if type(tools) is not list:
+def declared_tool_names(tools: Any, functions: Any = None) -> dict[str, Any] | None:
+    """Declared functions by name, with their parameter schemas (None when nothing is declared)."""
+    if type(tools) is not list and type(functions) is not list:
         return None
-    return {t["function"]["name"] for t in tools if type(t) is dict and type(t.get("function")) is dict
-            and type(t["function"].get("name")) is str}
+    out: dict[str, Any] = {}
+    for t in tools if type(tools) is list else ():
+        if type(t) is dict and type(t.get("function")) is dict and type(t["function"].get("name")) is str:
+            out[t["function"]["name"]] = t["function"].get("parameters")
+    for f in functions if type(functions) is list else ():
+        if type(f) is dict and type(f.get("name")) is str:
+            out[f["name"]] = f.get("parameters")
+    return out
 
 
 def check_tools(tools: Any, where: str, out: list[Item]) -> None:
@@ -179,16 +186,24 @@ def check_tools(tools: Any, where: str, out: list[Item]) -> None:
         if params is not None and type(params) is not dict:
             out.append(("error", "tools.parameters", f"{where}[{i}].function.parameters",
                         "parameters must be a JSON Schema object"))
+        elif params is not None and _validator(orjson.dumps(params, option=orjson.OPT_SORT_KEYS)) is None:
+            out.append(("error", "tools.parameters", f"{where}[{i}].function.parameters",
+                        "parameters is not a valid JSON Schema"))
 
 
-def check_tool_calls(calls: Any, where: str, tool_names: set[str] | None, open_calls: dict[str, int],
-                      out: list[Item]) -> None:
-    """Tool calls: ids, function names and JSON-encoded arguments; records the pending ids."""
+def check_tool_calls(calls: Any, where: str, tool_names: dict[str, Any] | None, open_calls: dict[str, int],
+                     out: list[Item], *, parallel: Any = None) -> None:
+    """Tool calls: type, ids, declared function names and arguments (a JSON object that fits the
+    declared parameters); records the pending ids."""
     if type(calls) is not list or not calls:
-        out.append(("error", "tool_calls.shape", f"{where}.tool_calls", "tool_calls must be a non-empty list"))
+        out.append(("error", "tool_calls.shape", f"{where}.tool_calls",
+                    f"tool_calls must be a non-empty list of tool calls; got {jtype(calls)}"))
         return
     if open_calls:
         unanswered(open_calls, where, out)
+    if parallel is False and len(calls) > 1:
+        out.append(("error", "tool_calls.parallel", f"{where}.tool_calls",
+                    f"{len(calls)} tool calls in one turn, but the example sets parallel_tool_calls = false"))
     for j, c in enumerate(calls):
         w = f"{where}.tool_calls[{j}]"
         fn = c.get("function") if type(c) is dict else None
@@ -203,29 +218,90 @@ def check_tool_calls(calls: Any, where: str, tool_names: set[str] | None, open_c
             out.append(("error", "tool_calls.id", f"{w}.id", f"tool call id {cid!r} used twice"))
         else:
             open_calls[cid] = j
-        if c.get("type", "function") != "function":
+        if "type" not in c:
+            out.append(("warning", "tool_calls.type", f"{w}.type", "tool call has no type; add \"type\": \"function\""))
+        elif c["type"] != "function":
             out.append(("error", "tool_calls.type", f"{w}.type",
                         f"tool call type must be 'function'; got {c.get('type')!r}"))
         name = fn.get("name")
+        schema = None
         if type(name) is not str or not name:
             out.append(("error", "tool_calls.name", f"{w}.function.name", "function name must be a non-empty string"))
-        elif tool_names is not None and name not in tool_names:
-            out.append(("warning", "tool_calls.undeclared", f"{w}.function.name",
-                        f"calls {name!r}, which is not among the example's tools"))
-        args = fn.get("arguments")
-        if type(args) is not str:
-            out.append(("error", "tool_calls.arguments", f"{w}.function.arguments",
-                        f"arguments must be a JSON-encoded string; got {jtype(args)}"))
+        elif tool_names is None:
+            out.append(("error", "tool_calls.undeclared", f"{w}.function.name",
+                        f"calls {name!r}, but the example declares no tools; add a tools list with its definition"))
+        elif name not in tool_names:
+            declared = ", ".join(map(repr, sorted(tool_names)[:8])) or "none"
+            out.append(("error", "tool_calls.undeclared", f"{w}.function.name",
+                        f"calls {name!r}, which is not among the example's tools ({declared})"))
         else:
-            try:
-                parsed = orjson.loads(args)
-            except orjson.JSONDecodeError:
-                out.append(("error", "tool_calls.arguments", f"{w}.function.arguments",
-                            "arguments is not valid JSON"))
-            else:
-                if type(parsed) is not dict:
-                    out.append(("warning", "tool_calls.arguments", f"{w}.function.arguments",
-                                f"arguments should encode a JSON object; got {jtype(parsed)}"))
+            schema = tool_names[name]
+        _check_arguments(fn.get("arguments"), schema, f"{w}.function.arguments", out)
+
+
+def _check_arguments(args: Any, schema: Any, where: str, out: list[Item]) -> None:
+    if type(args) is not str:
+        out.append(("error", "tool_calls.arguments", where,
+                    f"arguments must be a JSON-encoded string; got {jtype(args)}"))
+        return
+    try:
+        parsed = orjson.loads(args)
+    except orjson.JSONDecodeError as exc:
+        col = getattr(exc, "colno", None)
+        out.append(("error", "tool_calls.arguments", where,
+                    f"arguments is not valid JSON ({getattr(exc, 'msg', exc)}{f' at column {col}' if col else ''})"))
+        return
+    if type(parsed) is str:
+        try:
+            inner = orjson.loads(parsed)
+        except orjson.JSONDecodeError:
+            inner = None
+        if type(inner) is dict:
+            out.append(("error", "tool_calls.arguments", where,
+                        "arguments is JSON-encoded twice (a string holding JSON); encode the object once"))
+            return
+    if type(parsed) is not dict:
+        out.append(("error", "tool_calls.arguments", where,
+                    f"arguments must encode a JSON object; got {jtype(parsed)}"))
+        return
+    if type(schema) is dict:
+        problem = schema_problem(parsed, schema)
+        if problem:
+            out.append(("error", "tool_calls.arguments", where,
+                        f"arguments do not match the declared parameters: {problem}"))
+
+
+def schema_problem(value: Any, schema: dict[str, Any]) -> str | None:
+    """The first way ``value`` breaks a JSON Schema (None when it fits or the schema is unusable)."""
+    import jsonschema
+
+    try:
+        validator = _validator(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+    except Exception:  # a malformed schema is reported where the tool is defined
+        return None
+    if validator is None:
+        return None
+    try:
+        err = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    except Exception:  # a schema jsonschema cannot evaluate (bad regex, ...) checks nothing
+        return None
+    if err is None:
+        return None
+    at = "/".join(str(p) for p in err.absolute_path)
+    return f"{at + ': ' if at else ''}{err.message}"
+
+
+@functools.lru_cache(maxsize=256)
+def _validator(schema_json: bytes) -> Any:
+    import jsonschema
+
+    schema = orjson.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.exceptions.SchemaError:
+        return None
+    return cls(schema)
 
 
 def check_tool_message(m: dict[str, Any], where: str, open_calls: dict[str, int], out: list[Item]) -> None:

@@ -13,6 +13,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuneops.datasets.billing import billed_tokens
+
 from .curves import Hyperparameters, StepMetrics, build_curve, metrics_csv
 from .data import DataError, Pair, parse_jsonl
 from .jobspec import JobRequest, resolve_hyperparameters
@@ -106,7 +108,8 @@ def _plan_training(
         learner=learner,
         curve=tuple(curve),
         steps_per_epoch=hp.steps_per_epoch(parsed.n_examples),
-        trained_tokens=parsed.n_tokens * hp.n_epochs,
+        # Counted as `tuneops estimate` counts (same tokenizer and recipe), as a provider would bill.
+        trained_tokens=billed_tokens(training, request.model) * hp.n_epochs,
     )
 
 
