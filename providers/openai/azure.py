@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from tuneops.basemodels import TunableModel
 from tuneops.errors import MissingCredential, PermanentProviderError, TransientProviderError, UnsupportedOperation
 from tuneops.options import ProviderOptions
-from tuneops.provider import Capabilities, ProviderConfig, RunStatus
+from tuneops.provider import Capabilities, CreateRequest, ProviderConfig, RunStatus
 from tuneops.providers.openai.adapter import OpenAIProvider
 from tuneops.providers.openai.arm import (
     MANAGEMENT_API_VERSION,
@@ -62,8 +62,9 @@ AZURE_STATUS_TABLE: dict[str, RunStatus] = {
 AZURE_MODEL_ALIASES = {"gpt-3.5-turbo": "gpt-35-turbo"}
 
 V1 = "v1"
-# Suffix limit of the dated API (2023-12-01-preview reference); v1 follows OpenAI's 64.
-DATED_MAX_SUFFIX = 40
+# Azure suffixes: at most 40 characters of [a-zA-Z0-9-_] on every API style (the Azure reference).
+AZURE_MAX_SUFFIX = 40
+_SUFFIX_OK = re.compile(r"[A-Za-z0-9_-]*")
 # Azure files are imported asynchronously; a job created before "processed" is refused.
 _FILE_READY = "processed"
 _FILE_FAILED = frozenset({"error", "deleted", "deleting"})
@@ -105,7 +106,7 @@ class AzureOpenAIProvider(OpenAIProvider):
         self.endpoint = str(endpoint).rstrip("/")
         version = self.options.get("api_version") or config.env.get("OPENAI_API_VERSION") or V1
         self.api_version = str(version)
-        self.max_suffix = 64 if self.api_version == V1 else DATED_MAX_SUFFIX
+        self.max_suffix = AZURE_MAX_SUFFIX
         provider = self.options.get("azure_ad_token_provider")
         token = None if provider else config.env.get("AZURE_OPENAI_AD_TOKEN")
         key = None
@@ -134,6 +135,13 @@ class AzureOpenAIProvider(OpenAIProvider):
 
     def _model_name(self, base_model: str) -> str:
         return azure_model_name(base_model)
+
+    def create_body(self, request: CreateRequest) -> dict[str, Any]:
+        """The OpenAI-shaped body, refusing a suffix with characters Azure does not allow."""
+        if request.suffix and not _SUFFIX_OK.fullmatch(request.suffix):
+            raise UnsupportedOperation(f"azure: model.suffix {request.suffix!r} may hold only letters, digits, "
+                                       "'-' and '_' (at most 40); change model.suffix")
+        return super().create_body(request)
 
     def _credential_source(self) -> str:
         return self._auth

@@ -47,7 +47,9 @@ def parse_result_csv(text: str) -> list[MetricPoint]:
         points.append(MetricPoint(
             int(float(row["step"])), _f(row.get("train_loss")), _f(row.get("valid_loss")),
             _f(row.get("train_accuracy") or row.get("train_mean_token_accuracy")),
-            _f(row.get("valid_mean_token_accuracy") or row.get("valid_accuracy"))))
+            # Azure's result file names the column validation_mean_token_accuracy.
+            _f(row.get("valid_mean_token_accuracy") or row.get("validation_mean_token_accuracy")
+               or row.get("valid_accuracy"))))
     return sorted(points, key=lambda p: p.step)
 
 

@@ -135,11 +135,23 @@ def test_base_models_get_their_azure_names(http: httpx.Client, base: str, azure:
     assert _provider(http).create_body(example_request("azure", base_model=base))["model"] == azure
 
 
-def test_the_dated_api_limits_the_suffix_to_40_characters(http: httpx.Client) -> None:
-    long = example_request("azure", suffix="s" * 41)
+@pytest.mark.parametrize("style", [DATED, "v1"])
+def test_suffixes_are_40_characters_of_letters_digits_dash_and_underscore(http: httpx.Client, style: str) -> None:
     with pytest.raises(UnsupportedOperation, match="the limit is 40"):
-        _provider(http, DATED).create_body(long)
-    assert _provider(http, "v1").create_body(long)["suffix"] == "s" * 41
+        _provider(http, style).create_body(example_request("azure", suffix="s" * 41))
+    with pytest.raises(UnsupportedOperation, match="letters, digits"):
+        _provider(http, style).create_body(example_request("azure", suffix="triage.v2"))
+    assert _provider(http, style).create_body(example_request("azure", suffix="Tri_age-2" + "s" * 31))[
+        "suffix"] == "Tri_age-2" + "s" * 31
+
+
+def test_azures_result_file_column_validation_mean_token_accuracy_is_read() -> None:
+    from tuneops.providers.openai.results import parse_result_csv
+
+    text = ("step,train_loss,train_mean_token_accuracy,valid_loss,validation_mean_token_accuracy\n"
+            "1,1.2,0.61,1.3,0.58\n2,0.9,0.7,1.0,0.66\n")
+    points = parse_result_csv(text)
+    assert [(p.step, p.train_accuracy, p.valid_accuracy) for p in points] == [(1, 0.61, 0.58), (2, 0.7, 0.66)]
 
 
 # -- files, jobs, statuses, serving ---------------------------------------------------------------
