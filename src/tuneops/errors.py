@@ -28,9 +28,13 @@ from __future__ import annotations
 
 
 class TuneopsError(Exception):
-    """Base of every error tuneops raises on purpose; ``exit_code`` is what the CLI returns."""
+    """Base of every error tuneops raises on purpose; ``exit_code`` is what the CLI returns.
 
-    exit_code = 1
+    2 (the README's table): the input needs fixing (an argument, a spec, a name, a credential). Failures
+    of the work itself (a provider call, the ledger) are 1; a budget refusal is 3.
+    """
+
+    exit_code = 2
 
 
 class SpecError(TuneopsError):
@@ -104,6 +108,8 @@ class BudgetExceeded(TuneopsError):
 class ProviderError(TuneopsError):
     """A provider call failed; keeps the provider's own code and message."""
 
+    exit_code = 1
+
     def __init__(self, message: str, *, provider: str = "", operation: str = "",
                  code: str | None = None, status: int | None = None,
                  retry_after: float | None = None):
@@ -142,10 +148,16 @@ class RunNotFound(TuneopsError, LookupError):
 class StoreError(TuneopsError):
     """The state store cannot be opened, migrated or used."""
 
+    exit_code = 1
+
 
 class LeaseLost(TuneopsError):
     """Another process holds the lease on this work; stop touching it."""
 
+    exit_code = 1
+
 
 class AlreadyFired(TuneopsError):
     """A decision with this fire key already fired for the job."""
+
+    exit_code = 1

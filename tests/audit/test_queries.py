@@ -105,7 +105,7 @@ def test_history_lists_one_event_per_line_in_aligned_columns(tmp_path: Path,
 
 
 def test_a_bad_time_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["history", "--since", "last tuesday"]) == 1
+    assert main(["history", "--since", "last tuesday"]) == 2
     err = capsys.readouterr().err
     assert "--since 'last tuesday'" in err and "30d" in err and "Traceback" not in err
 
@@ -147,7 +147,7 @@ def test_csv_export_to_stdout_with_filters(any_db_url: str, capsys: pytest.Captu
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [r["seq"] for r in rows] == ["4", "5"]
     assert json.loads(rows[1]["details"])["to_state"] == "failed" and rows[1]["actor"] == "ci-bot"
-    assert main(["--db", any_db_url, "audit", "export", "--format", "xml"]) == 1
+    assert main(["--db", any_db_url, "audit", "export", "--format", "xml"]) == 2
     assert "jsonl, csv" in capsys.readouterr().err
 
 

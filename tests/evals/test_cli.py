@@ -57,5 +57,5 @@ def test_eval_by_hand_then_list_show_and_promote_with_force(
     assert main(["models", "history", "support-triage@canary", "--json"]) == 0
     [move] = json.loads(capsys.readouterr().out)
     assert move["model"] == run["model_id"] and move["reason"] == "forced: smoke test"
-    assert main(["models", "rollback", "canary"]) == 1
+    assert main(["models", "rollback", "canary"]) == 2
     assert "no previous holder" in capsys.readouterr().err

@@ -90,5 +90,5 @@ def test_two_specs_with_one_job_name_are_refused_both(project: Path, capsys: pyt
 def test_fires_listing_and_a_missing_jobs_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schedule", "fires", "--json"]) == 0
     assert _out(capsys) == []
-    assert main(["schedule", "plan", "--jobs", str(tmp_path / "nope")]) == 1
+    assert main(["schedule", "plan", "--jobs", str(tmp_path / "nope")]) == 2
     assert "is not a directory of job specs" in capsys.readouterr().err

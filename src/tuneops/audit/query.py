@@ -29,7 +29,11 @@ def parse_when(value: str, *, now: datetime | None = None, option: str = "--sinc
     match = _RELATIVE.match(value)
     if match:
         amount, unit = int(match.group(1)), match.group(2).lower()
-        return (now or utcnow()) - timedelta(**{_UNITS[unit]: amount})
+        try:
+            return (now or utcnow()) - timedelta(**{_UNITS[unit]: amount})
+        except (OverflowError, ValueError):  # before year 1: no event is that old
+            raise TuneopsError(f"{option} {value!r}: too long ago; give an age of at most a few thousand years, "
+                               "or a date like 2026-01-31") from None
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"

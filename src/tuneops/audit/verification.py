@@ -56,7 +56,12 @@ class Anchor:
 
         value = text.strip()
         if value and ":" not in value and not value.startswith("{") and Path(value).is_file():
-            value = Path(value).read_text().strip()
+            try:
+                value = Path(value).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise TuneopsError(f"--anchor {text[:80]!r}: the file is not an anchor ({exc.__class__.__name__}); "
+                                   "give SEQ:HASH as printed by `tuneops audit anchor`, or a file holding its "
+                                   "--json output") from None
         try:
             if value.startswith("{"):
                 data = json.loads(value)

@@ -11,13 +11,14 @@ import sys
 
 import typer
 
-from tuneops.cli import state
+from tuneops.cli import conventions, state
 
 app = typer.Typer(
     name="tuneops",
     help="Hosted fine-tuning jobs as code: validate, estimate, submit, watch, evaluate, promote, retrain, audit.",
     no_args_is_help=True,
-    add_completion=False,
+    # Plain click help: rich markup would eat "[eval]" in help texts; completion via --install-completion.
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -45,8 +46,15 @@ def _root(
     db: str = typer.Option(None, "--db", help="Ledger: a SQLite path or a database URL "
                            "(default: TUNEOPS_DATABASE_URL, else .tuneops/tuneops.db).",
                            show_default=False),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="Log to stderr (-v: info, -vv: debug)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or notes on stderr; errors only."),
+    fmt: str = typer.Option(None, "--format", metavar="table|plain|json", show_default=False,
+                            help="How listings print (default: table on a terminal, plain columns otherwise)."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=conventions.print_version,
+                                 help="Print the version and exit."),
 ) -> None:
     state.DB = db
+    conventions.configure(verbose=verbose, quiet=quiet, fmt=fmt)
 
 
 # The module(s) behind each top-level command, so a command imports and builds only its own
@@ -67,10 +75,12 @@ def modules_for(argv: list[str]) -> tuple[str, ...]:
     i = 0
     while i < len(argv):
         arg = argv[i]
-        if arg == "--db":
+        if arg in ("--db", "--format"):
             i += 2
-        elif arg.startswith("--db="):
+        elif arg.startswith(("--db=", "--format=")) or arg in conventions.ROOT_FLAGS:
             i += 1
+        elif arg == "--version":
+            return ()
         elif arg.startswith("-"):
             return COMMAND_MODULES  # --help or an unknown option: click answers with every command
         else:
@@ -94,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Standalone mode: click reports usage errors itself (exit 2) and ends every run with SystemExit,
         # whichever click typer bundles; only errors of ours come through as exceptions.
-        app(args=argv, prog_name="tuneops", standalone_mode=True)
+        conventions.run(app, sys.argv[1:] if argv is None else argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except TuneopsError as exc:

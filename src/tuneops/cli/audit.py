@@ -31,7 +31,7 @@ def log(
     until: Until = None,
     status: Status = None,
     subject: Subject = None,
-    limit: Annotated[int, typer.Option("--limit", help="At most this many events (0: all).")] = 100,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="At most this many events (0: all).")] = 100,
     as_json: AsJson = False,
 ) -> None:
     """Audit events newest first with every detail, filtered by job, provider, actor, action, time, status."""

@@ -44,7 +44,7 @@ def validate(
     providers: str = typer.Option(None, "--providers", help="Check for these providers (comma-separated) "
                                   "instead of the spec's own."),
     as_json: bool = typer.Option(False, "--json", help="Print the full report (every finding) as JSON."),
-    max_findings: int = typer.Option(40, "--max-findings", help="Findings to show in the terminal."),
+    max_findings: int = typer.Option(40, "--max-findings", min=0, help="Findings to show in the terminal."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Check every example again (ignore .tuneops/cache)."),
 ) -> None:
     """Preflight a spec's data: every problem with file:line, statistics, exit 2 when there are errors."""

@@ -197,7 +197,7 @@ def eval_run(
                                      "spec's [eval] metrics.", show_default=False),
     concurrency: int = typer.Option(None, "--concurrency", min=1, max=64, help="Inference calls at once.",
                                     show_default=False),
-    failures: int = typer.Option(0, "--failures", help="Also list up to this many failing examples."),
+    failures: int = typer.Option(0, "--failures", min=0, help="Also list up to this many failing examples."),
     as_json: bool = typer.Option(False, "--json", help="Print the eval as JSON."),
 ) -> None:
     """Score a model on an eval set; answers are cached, so a re-run makes no inference calls."""
@@ -230,7 +230,7 @@ def eval_compare(
     metric: str = typer.Option(None, "--metric", help="Metric to compare (default: the first in both).",
                                show_default=False),
     method: str = typer.Option("auto", "--method", help="auto | binomial (paired pass/fail) | bootstrap."),
-    limit: int = typer.Option(10, "--limit", help="Flipped examples to list each way."),
+    limit: int = typer.Option(10, "--limit", min=0, help="Flipped examples to list each way."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """B against A example by example: the delta with a confidence interval and the flipped examples."""
@@ -253,11 +253,10 @@ def eval_compare(
 def eval_list(
     job: str = typer.Option(None, "--job", help="Only this job's evals.", show_default=False),
     model: str = typer.Option(None, "--model", help="Only evals of this model id.", show_default=False),
-    limit: int = typer.Option(50, "--limit", help="At most this many."),
+    limit: int = typer.Option(50, "--limit", min=0, help="At most this many."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Evals, newest first."""
-    from rich.table import Table
 
     from tuneops.evals import ledger
 
@@ -269,21 +268,18 @@ def eval_list(
     if not rows:
         state.console().print("no evals yet: tuneops eval MODEL --set FILE.jsonl")
         return
-    table = Table(title="evals", title_justify="left")
-    for col in ("eval", "model", "kind", "job", "set", "n", "scores", "calls", "cached", "cost", "created (UTC)"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        scores = " ".join(f"{k}={v:.3f}" for k, v in ledger.scores(r).items())
-        table.add_row(r.id, r.model, r.model_kind, r.job_name or "", Path(r.set_path).name, str(r.examples),
-                      scores, str(r.inference_calls), str(r.cached), render.usd(r.cost_microusd),
-                      render.when(r.created_at))
-    state.console().print(table)
+    render.listing(
+        ("eval", "model", "kind", "job", "set", "n", "scores", "calls", "cached", "cost", "created (UTC)"),
+        [(r.id, r.model, r.model_kind, r.job_name or "-", Path(r.set_path).name, str(r.examples),
+          " ".join(f"{k}={v:.3f}" for k, v in ledger.scores(r).items()) or "-", str(r.inference_calls),
+          str(r.cached), render.usd(r.cost_microusd), render.when(r.created_at)) for r in rows],
+        title="evals", records=[ledger.as_dict(r) for r in rows])
 
 
 @eval_app.command("show")
 def eval_show(
     eval_id: str = typer.Argument(..., help="Eval id (or a unique prefix)."),
-    failures: int = typer.Option(10, "--failures", help="List up to this many failing examples."),
+    failures: int = typer.Option(10, "--failures", min=0, help="List up to this many failing examples."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (with every example)."),
 ) -> None:
     """One eval: scores, classification report, and failing examples."""

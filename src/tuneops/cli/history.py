@@ -56,7 +56,7 @@ def history(
     since: Since = None,
     until: Until = None,
     status: Status = None,
-    limit: Annotated[int, typer.Option("--limit", help="At most this many events (0: all).")] = 30,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="At most this many events (0: all).")] = 30,
     as_json: AsJson = False,
 ) -> None:
     """Recent audit events: who did what to which job, run or model, and when."""

@@ -21,7 +21,6 @@ def models_list(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Models newest first: id, job, run, base, dataset hash, eval scores, cost, created, shutdown, aliases."""
-    from rich.table import Table
 
     from tuneops import models
 
@@ -33,17 +32,15 @@ def models_list(
     if not records:
         state.console().print("no models yet: a succeeded run produces one (tuneops submit jobs/<name>.toml)")
         return
-    table = Table(title="models", title_justify="left")
-    for col in ("model", "job", "run", "base", "dataset", "eval scores", "cost", "created (UTC)", "shutdown",
-                "aliases"):
-        table.add_column(col, overflow="fold")
+    rows = []
     for r in records:
         m = r.model
         scores = " ".join(f"{k}={v:.3f}" for k, v in r.scores.items()) or "-"
-        table.add_row(m.provider_model_id, m.job_name, m.run_id, m.base_model, m.train_sha256[:12], scores,
-                      render.usd(r.run.cost_microusd if r.run else None), render.when(m.created_at),
-                      render.when(m.shutdown_at) or "-", " ".join(r.aliases))
-    state.console().print(table)
+        rows.append((m.provider_model_id, m.job_name, m.run_id, m.base_model, m.train_sha256[:12], scores,
+                     render.usd(r.run.cost_microusd if r.run else None), render.when(m.created_at),
+                     render.when(m.shutdown_at) or "-", " ".join(r.aliases) or "-"))
+    render.listing(("model", "job", "run", "base", "dataset", "eval scores", "cost", "created (UTC)", "shutdown",
+                    "aliases"), rows, title="models", records=[r.as_dict() for r in records])
 
 
 @models_app.command("promote")
@@ -104,7 +101,6 @@ def models_history(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Every move of an alias, oldest first."""
-    from rich.table import Table
 
     from tuneops import models
 
@@ -113,10 +109,6 @@ def models_history(
     if as_json:
         state.print_json(moves)
         return
-    table = Table(title=f"history of {alias}", title_justify="left")
-    for col in ("at (UTC)", "action", "model", "previous", "eval", "reason", "actor"):
-        table.add_column(col, overflow="fold")
-    for m in moves:
-        table.add_row(render.when(m["at"]), m["action"], m["model"], m["previous_model"] or "", m["eval_id"] or "",
-                      m["reason"], m["actor"])
-    state.console().print(table)
+    render.listing(("at (UTC)", "action", "model", "previous", "eval", "reason", "actor"),
+                   [(render.when(m["at"]), m["action"], m["model"], m["previous_model"] or "-", m["eval_id"] or "-",
+                     m["reason"] or "-", m["actor"]) for m in moves], title=f"history of {alias}", records=moves)

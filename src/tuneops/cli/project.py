@@ -40,4 +40,6 @@ def quickstart(
     """Run the whole flow offline: sandbox, example project, submit, watch, model id, history."""
     from tuneops.quickstart import run_quickstart
 
+    if not 0 < time_scale < float("inf"):
+        raise typer.BadParameter(f"{time_scale} is not a speed; give a number above 0", param_hint="'--time-scale'")
     raise typer.Exit(run_quickstart(keep, time_scale=time_scale, evaluate=not no_eval))

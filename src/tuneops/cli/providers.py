@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from tuneops.cli import state
+from tuneops.cli import render, state
 
 providers_app = typer.Typer(help="Installed providers and their capabilities.", no_args_is_help=True)
 
@@ -32,22 +31,21 @@ def providers_list(as_json: bool = typer.Option(False, "--json", help="Print JSO
     if as_json:
         state.print_json(rows)
         return
-    table = Table(title="providers", title_justify="left")
-    for col in ("name", "methods", "data", "controls", "serving", "credentials", "notes"):
-        table.add_column(col, overflow="fold")
+    cells = []
     for info in rows:
         caps = info.get("capabilities")
         if caps is None:
-            table.add_row(info["name"], "", "", "", "", "", info.get("error", ""))
+            cells.append((info["name"], "-", "-", "-", "-", "-", info.get("error", "")))
             continue
         controls = ",".join(a for a, ok in (("cancel", caps.can_cancel), ("pause", caps.can_pause),
                                             ("resume", caps.can_resume)) if ok)
         notes = "; ".join(x for x in (f"deprecated: {caps.deprecated}" if caps.deprecated else "",
                                       caps.notes) if x)
-        table.add_row(info["name"], ",".join(sorted(caps.methods)), f"{caps.staging}/{caps.data_format}",
-                      controls, "deployment" if caps.needs_deployment else "direct",
-                      " ".join(caps.credentials) or "-", notes)
-    state.console().print(table)
+        cells.append((info["name"], ",".join(sorted(caps.methods)), f"{caps.staging}/{caps.data_format}",
+                      controls or "-", "deployment" if caps.needs_deployment else "direct",
+                      " ".join(caps.credentials) or "-", notes or "-"))
+    render.listing(("name", "methods", "data", "controls", "serving", "credentials", "notes"), cells,
+                   title="providers", records=rows)
 
 
 def _parse_options(pairs: list[str]) -> dict[str, object]:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from rich.table import Table
+from typing import Any
 
 STATE_STYLE = {
     "succeeded": "green", "failed": "red", "cancelled": "yellow", "running": "cyan",
@@ -54,14 +53,52 @@ def run_dict(run: Any) -> dict[str, Any]:
     return data
 
 
-def runs_table(runs: list[Any], title: str = "runs") -> Table:
-    """Runs as a table, newest first."""
-    from rich.table import Table  # here, not at import: most commands print no table
+def plain() -> bool:
+    """Whether listings print as plain columns: ``--format plain``, or stdout is not a terminal."""
+    from tuneops.cli import state as cli_state
 
-    table = Table(title=title, title_justify="left", show_lines=False)
-    for col in ("run", "job", "provider", "state", "provider job", "model", "est.", "cost", "created (UTC)"):
-        table.add_column(col, overflow="fold")
-    for r in runs:
-        table.add_row(r.id, r.job_name, r.provider, state(r.state), r.provider_job_id or "",
-                      r.model_id or "", usd(r.estimate_microusd), usd(r.cost_microusd), when(r.created_at))
-    return table
+    if cli_state.FORMAT:
+        return cli_state.FORMAT != "table"
+    return not sys.stdout.isatty()
+
+
+def listing(headers: Sequence[str], rows: Sequence[Sequence[str]], *, title: str = "",
+            records: list[Any] | None = None, style: Callable[[int, str], str] | None = None) -> None:
+    """Print a listing: a rich table on a terminal, plain aligned columns when piped, JSON with --format json.
+
+    Cells are plain text (never parsed as markup, so user text with [brackets] prints as is); ``style``
+    may colour a cell by column index and value; ``records`` is what --format json prints (default: one
+    object per row keyed by the headers).
+    """
+    from tuneops.cli import state as cli_state
+
+    if cli_state.FORMAT == "json":
+        cli_state.print_json(records if records is not None else [dict(zip(headers, r, strict=False)) for r in rows])
+        return
+    if plain():
+        sys.stdout.write(columns(tuple(h.upper() for h in headers), [tuple(r) for r in rows]) + "\n")
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=Text(title) if title else None, title_justify="left")
+    for i, header in enumerate(headers):
+        table.add_column(header, overflow="fold", no_wrap=i == 0)  # ids stay whole: they get copied
+    for row in rows:
+        table.add_row(*(Text(cell, style=style(i, cell) if style else "") for i, cell in enumerate(row)))
+    cli_state.console().print(table)
+
+
+def run_row(r: Any) -> tuple[str, ...]:
+    """One run as the cells of a runs listing."""
+    return (r.id, r.job_name, r.provider, r.state, r.provider_job_id or "", r.model_id or "",
+            usd(r.estimate_microusd), usd(r.cost_microusd), when(r.created_at))
+
+
+RUN_HEADERS = ("run", "job", "provider", "state", "provider job", "model", "est.", "cost", "created (UTC)")
+
+
+def print_runs(runs: list[Any], title: str = "runs") -> None:
+    """Runs as a listing (see ``listing``); --format json prints them as ``run_dict`` does."""
+    listing(RUN_HEADERS, [run_row(r) for r in runs], title=title, records=[run_dict(r) for r in runs],
+            style=lambda i, v: STATE_STYLE.get(v, "") if i == 3 else "")

@@ -89,8 +89,7 @@ def sync(
     if as_json:
         state.print_json([render.run_dict(r) for r in done])
     elif done:
-        state.console().print(render.runs_table(done, title=f"synced {len(done)} run(s) "
-                                                f"({calls['list']} list + {calls['get']} get calls)"))
+        render.print_runs(done, title=f"synced {len(done)} run(s) ({calls['list']} list + {calls['get']} get calls)")
     else:
         state.console().print("no unfinished runs")
 
@@ -101,7 +100,7 @@ def runs_list(
     provider: str = typer.Option(None, "--provider", help="Only this provider.", show_default=False),
     status: str = typer.Option(None, "--state", help="Only runs in this state.", show_default=False),
     active: bool = typer.Option(False, "--active", help="Only unfinished runs."),
-    limit: int = typer.Option(50, "--limit", help="At most this many runs."),
+    limit: int = typer.Option(50, "--limit", min=0, help="At most this many runs."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Runs, newest first."""
@@ -116,7 +115,10 @@ def runs_list(
         state.print_json([render.run_dict(r) for r in runs])
         return
     out = state.console()
-    out.print(render.runs_table(runs) if runs else "no runs yet: tuneops submit jobs/<name>.toml")
+    if runs:
+        render.print_runs(runs)
+    else:
+        out.print("no runs yet: tuneops submit jobs/<name>.toml")
     for model, what, when in warnings:
         out.print(f"[yellow]warning:[/] {what} of {model.provider_model_id} (job {model.job_name}) stops "
                   f"serving on {when:%Y-%m-%d}; retrain or move the job to another base model", soft_wrap=True)
@@ -125,7 +127,7 @@ def runs_list(
 @runs_app.command("show")
 def runs_show(
     run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
-    events: int = typer.Option(15, "--events", help="How many recent events to show."),
+    events: int = typer.Option(15, "--events", min=0, help="How many recent events to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """One run: status history, estimate and cost, the model, and recent events."""
@@ -137,7 +139,7 @@ def runs_show(
 @runs_app.command("watch")
 def runs_watch(
     run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
-    interval: float = typer.Option(2.0, "--interval", help="Seconds between polls."),
+    interval: float = typer.Option(2.0, "--interval", min=0, help="Seconds between polls."),
     no_promote: bool = typer.Option(False, "--no-promote", help="Do not evaluate and promote the model "
                                     "when the run succeeds."),
 ) -> None:

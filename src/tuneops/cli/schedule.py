@@ -84,7 +84,7 @@ def plan_cmd(
 @schedule_app.command("tick")
 def tick_cmd(
     jobs: Path = typer.Option(Path("jobs"), "--jobs", help=JOBS_HELP),
-    lease_ttl: float = typer.Option(300.0, "--lease-ttl", help="Seconds a lease lasts without renewal."),
+    lease_ttl: float = typer.Option(300.0, "--lease-ttl", min=1, help="Seconds a lease lasts without renewal."),
     as_json: bool = typer.Option(False, "--json", help="Print what the tick did as JSON."),
     full: bool = typer.Option(False, "--full", help=FULL_HELP),
 ) -> None:
@@ -141,13 +141,13 @@ def _light(jobs: Path, cache: Any) -> tuple[bool, Any, Any]:
 @schedule_app.command("run")
 def run_cmd(
     jobs: Path = typer.Option(Path("jobs"), "--jobs", help=JOBS_HELP),
-    interval: float = typer.Option(60.0, "--interval", help="Seconds between ticks."),
+    interval: float = typer.Option(60.0, "--interval", min=0, help="Seconds between ticks."),
     once: bool = typer.Option(False, "--once", help="One tick, then follow the runs it started until they "
                               "are evaluated and promoted (or refused), and exit."),
-    poll: float = typer.Option(5.0, "--poll", help="With --once: seconds between polls of its runs."),
-    drain_timeout: float = typer.Option(3600.0, "--drain-timeout", help="With --once: give up following "
+    poll: float = typer.Option(5.0, "--poll", min=0, help="With --once: seconds between polls of its runs."),
+    drain_timeout: float = typer.Option(3600.0, "--drain-timeout", min=0, help="With --once: give up following "
                                         "runs after this many seconds."),
-    lease_ttl: float = typer.Option(300.0, "--lease-ttl", help="Seconds a lease lasts without renewal."),
+    lease_ttl: float = typer.Option(300.0, "--lease-ttl", min=1, help="Seconds a lease lasts without renewal."),
     health_file: Path = typer.Option(None, "--health-file", help="Write the last tick's summary here (JSON) "
                                      "for a liveness probe.", show_default=False),
     full: bool = typer.Option(False, "--full", help=FULL_HELP),
@@ -186,14 +186,12 @@ def run_cmd(
 @schedule_app.command("fires")
 def fires_cmd(
     job: str = typer.Option(None, "--job", help="Only this job.", show_default=False),
-    limit: int = typer.Option(50, "--limit", help="At most this many fires."),
+    limit: int = typer.Option(50, "--limit", min=0, help="At most this many fires."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Decisions that fired, newest first: the trigger, the runs they started and how they ended."""
     import json
 
-    from rich.markup import escape
-    from rich.table import Table
     from sqlalchemy import select
 
     from tuneops.store.scheduler_tables import FireRow
@@ -211,10 +209,6 @@ def fires_cmd(
     if not rows:
         state.console().print("no fires yet: `tuneops schedule plan` shows what would fire and why")
         return
-    table = Table(title="fires", title_justify="left")
-    for col in ("fire", "job", "key", "state", "outcome", "runs", "created (UTC)"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(r.id, escape(r.job_name), escape(r.fire_key), r.state, r.outcome or "",
-                      ", ".join(json.loads(r.run_ids)), render.when(r.created_at))
-    state.console().print(table)
+    render.listing(("fire", "job", "key", "state", "outcome", "runs", "created (UTC)"),
+                   [(r.id, r.job_name, r.fire_key, r.state, r.outcome or "-", ", ".join(json.loads(r.run_ids)) or "-",
+                     render.when(r.created_at)) for r in rows], title="fires")

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from tuneops.store.reader import Reader
 
 DB: str | None = None
+FORMAT: str | None = None  # --format: table, plain or json (None: by terminal)
+QUIET = False  # -q: no progress or notes on stderr
 
 
 def console() -> Console:
@@ -67,4 +69,8 @@ def _default(value: Any) -> Any:
         import dataclasses
 
         return dataclasses.asdict(value)
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)  # --json never crashes on a type it has not met: its text is better than a traceback

@@ -18,15 +18,17 @@ def register(app: typer.Typer) -> None:
 @webhooks_app.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(8787, "--port", help="Port to listen on."),
+    port: int = typer.Option(8787, "--port", min=1, max=65535, help="Port to listen on."),
     provider: list[str] = typer.Option(["openai"], "--provider", help="Ledger provider name(s) whose "
                                        "job ids these webhooks carry (repeatable)."),
 ) -> None:
     """Serve POST /webhooks/openai: verify each delivery (OPENAI_WEBHOOK_SECRET) and sync its run once."""
     import logging
 
+    from tuneops.netsafe import check_listen
     from tuneops.runs import webhooks
 
+    check_listen(host, port)
     receiver = webhooks.WebhookReceiver(state.store(), providers=provider)
     logger = logging.getLogger("tuneops")
     if not logger.handlers:

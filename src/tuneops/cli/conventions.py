@@ -1,0 +1,149 @@
+"""What every command shares: --version, -v/-q logging to stderr, --format, and global options anywhere.
+
+``tuneops runs list --db x.db -v`` means what ``tuneops --db x.db -v runs list`` means: a global option
+after the command is moved in front of it, unless that command defines an option of the same name
+(``audit export --format csv`` keeps its own ``--format``). ``--format json`` on a command with ``--json``
+is that ``--json``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import typer
+
+from tuneops.cli import state
+
+ROOT_VALUED = ("--db", "--format")
+ROOT_FLAGS = ("-v", "-vv", "-vvv", "--verbose", "-q", "--quiet")
+FORMATS = ("table", "plain", "json")
+
+_handler: logging.Handler | None = None
+
+
+def print_version(value: bool) -> None:
+    """The --version callback."""
+    if value:
+        from tuneops import __version__
+
+        typer.echo(f"tuneops {__version__}")
+        raise typer.Exit()
+
+
+class _ScrubUrls(logging.Filter):
+    """Strip ``user:password@`` from every URL a log line carries (httpx logs whole request URLs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from tuneops.netsafe import scrub_urls
+
+        message = record.getMessage()
+        clean = scrub_urls(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+def configure(*, verbose: int = 0, quiet: bool = False, fmt: str | None = None) -> None:
+    """Apply the root options: the listing format, and how much is logged to stderr."""
+    global _handler
+    if fmt is not None and fmt not in FORMATS:
+        raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="'--format'")
+    state.FORMAT = fmt
+    state.QUIET = quiet
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO)[min(verbose, 1)] if verbose < 2 \
+        else logging.DEBUG
+    if _handler is None:
+        _handler = logging.StreamHandler()  # stderr: stdout stays for results and --json
+        _handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        _handler.addFilter(_ScrubUrls())
+        logging.getLogger("tuneops").addHandler(_handler)
+        logging.getLogger("httpx").addHandler(_handler)
+    _handler.setLevel(level)
+    logging.getLogger("tuneops").setLevel(level)
+    # Request lines from the HTTP client only at -vv: at -v they drown the tool's own lines.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+
+
+def _name_arguments(command: Any) -> None:
+    """Show required arguments as ``SPEC`` in usage lines (typer 0.28 writes ``{spec}``)."""
+    for param in command.params:
+        if getattr(param, "param_type_name", "") == "argument" and param.metavar is None:
+            name = (param.name or "").upper()
+            shown = name if param.required else f"[{name}]"
+            param.make_metavar = lambda ctx=None, *, usage=False, shown=shown, name=name: shown if usage else name
+    for sub in getattr(command, "commands", {}).values():
+        _name_arguments(sub)
+
+
+def hoist(root: Any, argv: list[str]) -> list[str]:
+    """``argv`` with global options after the command moved before it (see the module docstring)."""
+    i, command = 0, root
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ROOT_VALUED:
+            i += 2
+        elif arg.startswith(tuple(f"{o}=" for o in ROOT_VALUED)) or arg in ROOT_FLAGS:
+            i += 1
+        elif arg.startswith("-") or not hasattr(command, "commands") or arg not in command.commands:
+            break
+        else:
+            command = command.commands[arg]
+            i += 1
+            if not hasattr(command, "commands"):
+                break
+    own: dict[str, bool] = {}  # the command's own options -> whether they take a value
+    for p in command.params:
+        for opt in (*p.opts, *getattr(p, "secondary_opts", ())):
+            own[opt] = getattr(p, "param_type_name", "") == "option" and not p.is_flag and not p.count
+    head, moved, kept = argv[:i], [], []
+    tail = argv[i:]
+    j = 0
+    while j < len(tail):
+        arg = tail[j]
+        name = arg.split("=", 1)[0]
+        if arg == "--":
+            kept += tail[j:]
+            break
+        if name in own:
+            step = 2 if own[name] and "=" not in arg else 1
+            kept += tail[j:j + step]
+        elif name in ROOT_VALUED:
+            step = 1 if "=" in arg else 2
+            moved += tail[j:j + step]
+        elif arg in ROOT_FLAGS:
+            step = 1
+            moved.append(arg)
+        else:
+            step = 1
+            kept.append(arg)
+        j += step
+    args = [*moved, *head, *kept] if moved else list(argv)
+    return _json_format(args, own)
+
+
+def _json_format(args: list[str], own: dict[str, bool]) -> list[str]:
+    """``--format json`` (before the command) on a command that has ``--json``: that flag."""
+    if "--json" not in own:
+        return args
+    k = 0
+    while k < len(args):  # only the root options, in front of the command
+        arg = args[k]
+        if arg == "--format=json" or (arg == "--format" and args[k + 1:k + 2] == ["json"]):
+            return [*args[:k], *args[k + (1 if "=" in arg else 2):], "--json"]
+        if arg in ROOT_VALUED:
+            k += 2
+        elif arg.startswith(tuple(f"{o}=" for o in ROOT_VALUED)) or arg in ROOT_FLAGS:
+            k += 1
+        else:
+            break
+    return args
+
+
+def run(app: typer.Typer, argv: list[str]) -> None:
+    """Build the click command, apply the conventions, run it (click ends every run with SystemExit)."""
+    import typer.main
+
+    command = typer.main.get_command(app)
+    _name_arguments(command)
+    command.main(args=hoist(command, argv), prog_name="tuneops", standalone_mode=True)
