@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tuneops import audit
+from tuneops import audit, retry
 from tuneops.clock import actor as default_actor
 from tuneops.clock import new_id, utcnow
 from tuneops.errors import (
@@ -34,7 +34,7 @@ from tuneops.provider import (
     ProviderJob,
     Upload,
 )
-from tuneops.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
+from tuneops.retry import RetryPolicy, call_with_retry
 from tuneops.runs import crash
 from tuneops.runs.intent import Prepared, intent_key
 from tuneops.runs.problems import location_of, reach_hint, unreachable
@@ -134,11 +134,11 @@ class Orchestrator(IntentSubmission, VerifiedUploads, RunTracking):
     """Drives runs through their lifecycle against providers, recording every step in the ledger."""
 
     def __init__(self, store: Store, pool: ProviderPool | None = None, *,
-                 policy: RetryPolicy = DEFAULT_POLICY, clock: Callable[[], datetime] = utcnow,
+                 policy: RetryPolicy | None = None, clock: Callable[[], datetime] = utcnow,
                  actor: str | None = None, listener: Listener | None = None):
         self.store = store
         self.pool = pool or ProviderPool()
-        self.policy = policy
+        self.policy = policy or retry.DEFAULT_POLICY  # looked up now, so tests can make it fast
         self.clock = clock
         self.actor = actor or default_actor()
         self.identity = identity()
