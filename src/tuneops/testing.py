@@ -79,6 +79,13 @@ def prepared_file(provider: Provider, directory: Path, method: str = "sft") -> t
     return path, digest
 
 
+def another_intent(loaded: Any, seed: int) -> Any:
+    """The same loaded spec with another training seed: another intent, so ``submit`` starts another run."""
+    spec = loaded.spec
+    hp = spec.hyperparameters.model_copy(update={"seed": seed})
+    return loaded.model_copy(update={"spec": spec.model_copy(update={"hyperparameters": hp})})
+
+
 class ProviderContract:
     """The behaviour every provider adapter guarantees; subclass it and provide a ``harness`` fixture."""
 

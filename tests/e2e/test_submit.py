@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -41,13 +42,19 @@ def test_submit_watch_ends_with_a_model_recorded_in_runs_and_history(
     assert run["model_id"] in shown and "status history" in shown
 
 
-def test_the_same_data_is_uploaded_once(project: Path, sandbox_env: object, requests_at,
+def test_the_same_data_is_uploaded_once(project: Path, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
-    before = requests_at("POST /v1/files")
-    assert main(["submit", str(project), "--no-promote"]) == 0
-    assert main(["submit", str(project), "--no-promote"]) == 0
-    # training + validation file, once each, for two submissions
-    assert requests_at("POST /v1/files") - before == 2
+    from tuneops.sandbox import SandboxServer
+
+    with SandboxServer(time_scale=20.0) as fresh:  # its own sandbox: no files from other tests
+        monkeypatch.setenv("TUNEOPS_SANDBOX_URL", fresh.url)
+        assert main(["submit", str(project), "--no-promote"]) == 0
+        # Another seed is another intent (a second run) on the same data.
+        project.write_text(project.read_text().replace("seed = 7", "seed = 8"))
+        assert main(["submit", str(project), "--no-promote"]) == 0
+        uploads = int(httpx.get(f"{fresh.admin_url}/stats", timeout=10).json()["requests"]["POST /v1/files"])
+    # training + validation file, once each, for two runs
+    assert uploads == 2
     assert _counts()[:2] == (2, 2)
 
 

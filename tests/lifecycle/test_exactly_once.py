@@ -17,6 +17,7 @@ from tuneops import spec as specmod
 from tuneops.retry import RetryPolicy
 from tuneops.runs.orchestrator import Orchestrator, ProviderPool
 from tuneops.store import open_store, queries
+from tuneops.testing import another_intent
 
 FAST = RetryPolicy(attempts=8, total_seconds=60, base_seconds=0.01, max_backoff_seconds=0.05)
 KILLS = int(os.environ.get("TUNEOPS_TEST_KILLS", "20"))
@@ -109,7 +110,10 @@ def test_submit_killed_at_each_step_recovers_with_exactly_one_job_per_run(
     else:
         env["TUNEOPS_CRASH_AT"] = boundary
     try:
-        for _ in range(KILLS):
+        text = project.read_text()
+        for kill in range(KILLS):
+            # Each kill on a new intent (another seed): a run of its own, which `sync` must finish.
+            project.write_text(text.replace("seed = 7", f"seed = {100 + kill}"))
             creates = requests_at("POST /v1/fine_tuning/jobs")
             proc = ctx.Process(target=_child, args=(args, env, str(Path.cwd())))
             proc.start()
@@ -139,8 +143,8 @@ def test_fifty_submissions_under_thirty_percent_faults_all_finish_without_duplic
                 drop_mode="mixed", seed=11)
     orch = Orchestrator(open_store(), ProviderPool(), policy=FAST)
     try:
-        for _ in range(50):
-            orch.submit(loaded)
+        for seed in range(50):  # fifty intents: one run each
+            orch.submit(another_intent(loaded, seed))
     finally:
         orch.pool.close()
     try:

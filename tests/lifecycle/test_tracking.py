@@ -15,6 +15,7 @@ from tuneops.runs.orchestrator import Orchestrator, ProviderPool
 from tuneops.store import open_store
 from tuneops.store.lifecycle_tables import CheckpointRow, MetricPointRow
 from tuneops.store.tables import RunEventRow
+from tuneops.testing import another_intent
 
 
 def _count(table: type) -> int:
@@ -64,10 +65,11 @@ def test_sync_polls_many_runs_with_one_list_call_per_page(project: Path, monkeyp
         orch = Orchestrator(open_store(), ProviderPool())
         try:
             loaded = specmod.load(project)
-            for _ in range(8):
-                orch.submit(loaded)
+            for seed in range(8):  # eight intents: one run each
+                orch.submit(another_intent(loaded, seed))
             done, calls = orch.sync_all(force=True)
         finally:
             orch.pool.close()
     assert len(done) == 8
     assert calls == {"list": 1, "get": 0}
+

@@ -62,7 +62,7 @@ def _root(
 # tests/cli/test_startup.py checks this against what the modules register.
 COMMANDS: dict[str, tuple[str, ...]] = {
     "init": ("project",), "quickstart": ("project",), "validate": ("data",), "estimate": ("data",),
-    "submit": ("runs",), "sync": ("runs",), "runs": ("runs", "metrics"), "eval": ("evals",),
+    "submit": ("runs",), "plan": ("runs",), "sync": ("runs",), "runs": ("runs", "metrics"), "eval": ("evals",),
     "models": ("models",), "history": ("history",), "schedule": ("schedule",), "audit": ("audit",),
     "lineage": ("audit",), "providers": ("providers",), "sandbox": ("sandbox",), "db": ("db",),
     "webhooks": ("webhooks",),

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from tuneops.cli import render, state
+from tuneops.cli.submit import TIMEOUT_HELP, _notice, interrupted, set_timeout
 
 runs_app = typer.Typer(help="List, inspect, watch and control runs.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Add submit, sync and the runs group."""
+    """Add submit, plan, sync and the runs group."""
+    from tuneops.cli.submit import plan, submit
+
     app.command("submit")(submit)
+    app.command("plan")(plan)
     app.command("sync")(sync)
     app.add_typer(runs_app, name="runs")
 
@@ -37,61 +39,42 @@ def _promote_new_models(orch, runs: list, quiet: bool) -> None:  # type: ignore[
         after_run(orch, None, run, quiet=quiet)
 
 
-def submit(
-    spec: Path = typer.Argument(..., help="The job spec (jobs/<name>.toml)."),
-    provider: str = typer.Option(None, "--provider", help="Run on this provider instead of the spec's.",
-                                 show_default=False),
-    watch: bool = typer.Option(False, "--watch", "-w", help="Follow the run until it finishes."),
-    as_json: bool = typer.Option(False, "--json", help="Print the run as JSON."),
-    no_promote: bool = typer.Option(False, "--no-promote", help="With --watch: do not evaluate and "
-                                    "promote the new model when the run succeeds."),
-) -> None:
-    """Validate, estimate, admit and submit a job spec (the dataset is uploaded once per provider)."""
-    from tuneops import spec as specmod
-
-    loaded = specmod.load(spec)
-    orch = _orchestrator()
-    try:
-        run = orch.submit(loaded, provider=provider)
-        if not as_json:
-            state.console().print(f"run {run.id}: {render.state(run.state)} at {run.provider}"
-                                  + (f" (job {run.provider_job_id})" if run.provider_job_id else ""))
-        if watch:
-            from tuneops.cli.watch import follow
-
-            run = follow(orch, run.id, quiet=as_json)
-            if run.state == "succeeded" and not no_promote:
-                from tuneops.cli.evals import after_run
-
-                after_run(orch, loaded, run, quiet=as_json)
-    finally:
-        orch.pool.close()
-    if as_json:
-        state.print_json(render.run_dict(run))
-    raise typer.Exit(1 if run.state in ("failed", "unknown") else 0)
-
-
 def sync(
     due_only: bool = typer.Option(False, "--due", help="Only runs whose next poll is due (for cron)."),
     no_promote: bool = typer.Option(False, "--no-promote", help="Do not evaluate and promote models of "
                                     "runs that finished."),
     as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
+    timeout: float = typer.Option(None, "--timeout", help=TIMEOUT_HELP, show_default=False),
 ) -> None:
-    """Advance every unfinished run: reconcile interrupted submissions, then poll (batched per provider)."""
+    """Advance every unfinished run: reconcile interrupted submissions, then poll (batched per provider).
+
+    A run that cannot be advanced (its provider unreachable or without credentials, a ledger write
+    refused) is reported on stderr and skipped; the others keep syncing (exit 1 when any was skipped).
+    """
+    from rich.markup import escape
+
+    set_timeout(timeout)
     succeeded: list = []
     orch = _orchestrator(succeeded)
+    orch.notice = _notice
     try:
-        done, calls = orch.sync_all(force=not due_only)
+        done, calls, problems = orch.sync_each(force=not due_only)
         if not no_promote:
             _promote_new_models(orch, succeeded, quiet=as_json)
+    except KeyboardInterrupt:
+        raise typer.Exit(interrupted(orch, None)) from None
     finally:
         orch.pool.close()
+    for problem in problems:
+        state.err_console().print(f"[yellow]skipped:[/] {escape(problem)}", soft_wrap=True, highlight=False)
     if as_json:
         state.print_json([render.run_dict(r) for r in done])
     elif done:
         render.print_runs(done, title=f"synced {len(done)} run(s) ({calls['list']} list + {calls['get']} get calls)")
-    else:
+    elif not problems:
         state.console().print("no unfinished runs")
+    if problems:
+        raise typer.Exit(1)
 
 
 @runs_app.command("list")
@@ -152,9 +135,12 @@ def runs_watch(
     try:
         with orch.store.read() as s:
             run = queries.get_run(s, run_id)
+        orch.current = run
         run = follow(orch, run.id, interval=interval)
         if not no_promote:
             _promote_new_models(orch, succeeded, quiet=False)
+    except KeyboardInterrupt:
+        raise typer.Exit(interrupted(orch, None)) from None
     finally:
         orch.pool.close()
     raise typer.Exit(1 if run.state in ("failed", "unknown") else 0)
@@ -189,3 +175,22 @@ def runs_pause(run_id: str = typer.Argument(..., help="Run id (or a unique prefi
 def runs_resume(run_id: str = typer.Argument(..., help="Run id (or a unique prefix).")) -> None:
     """Resume a paused run (where the provider supports it)."""
     _control(run_id, "resume")
+
+
+@runs_app.command("abandon")
+def runs_abandon(
+    run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
+    reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit trail)."),
+) -> None:
+    """Give up on a run that cannot finish: cancel its provider job where it still runs, end it in the ledger."""
+    from tuneops.store import queries
+
+    orch = _orchestrator()
+    try:
+        with orch.store.read() as s:
+            run = queries.get_run(s, run_id)
+        run, note = orch.abandon(run, reason)
+    finally:
+        orch.pool.close()
+    state.console().print(f"run {run.id}: abandoned ({note}); `tuneops submit {run.spec_path}` now starts a "
+                          "new run", soft_wrap=True, highlight=False, markup=False)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tuneops import audit
+from tuneops import audit, retry
 from tuneops.clock import actor as default_actor
 from tuneops.clock import new_id, utcnow
 from tuneops.errors import (
@@ -34,12 +34,16 @@ from tuneops.provider import (
     ProviderJob,
     Upload,
 )
-from tuneops.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
+from tuneops.retry import RetryPolicy, call_with_retry
 from tuneops.runs import crash
+from tuneops.runs.intent import Prepared, intent_key
+from tuneops.runs.problems import location_of, reach_hint, unreachable
+from tuneops.runs.submission import IntentSubmission
 from tuneops.runs.tracking import RunTracking
+from tuneops.runs.uploads import VerifiedUploads
 from tuneops.spec import JobSpec, LoadedSpec, canonical_json
 from tuneops.store import Store, queries
-from tuneops.store.tables import RunRow, UploadRow
+from tuneops.store.tables import RunRow
 
 # How long a process may hold a run while creating its provider job before others may reconcile it.
 CREATE_LEASE = timedelta(minutes=5)
@@ -87,6 +91,8 @@ class ProviderPool:
         options = {**connection(name, env), **(options or {})}
         key = f"{name}:{json.dumps(options, sort_keys=True, default=str)}"
         if key not in self._cache:
+            if self.http_client is None and env.get(HTTP_TIMEOUT_ENV):
+                self.http_client = self._owned_client = timeout_client(env[HTTP_TIMEOUT_ENV])
             config = ProviderConfig(options=options, env=env, http_client=self.http_client)
             self._cache[key] = registry.create(name, config, where=where)
         return self._cache[key]
@@ -101,31 +107,53 @@ class ProviderPool:
         for provider in self._cache.values():
             provider.close()
         self._cache.clear()
+        owned = getattr(self, "_owned_client", None)
+        if owned is not None:
+            owned.close()
+            self.http_client = self._owned_client = None
 
 
 Listener = Callable[[RunRow, str], Any]
 
+# Seconds an HTTP request to a provider may take (connecting: at most 10 of them); `--timeout` sets it.
+HTTP_TIMEOUT_ENV = "TUNEOPS_HTTP_TIMEOUT"
 
-class Orchestrator(RunTracking):
+
+def timeout_client(value: str) -> Any:
+    """One HTTP client with this timeout (seconds) for every adapter of a pool."""
+    import httpx
+
+    try:
+        seconds = float(value)
+        if seconds <= 0:
+            raise ValueError
+    except ValueError:
+        raise TuneopsError(f"{HTTP_TIMEOUT_ENV}={value!r}: give the HTTP timeout as a positive number of "
+                           "seconds, e.g. 30") from None
+    return httpx.Client(timeout=httpx.Timeout(seconds, connect=min(seconds, 10.0)))
+
+
+class Orchestrator(IntentSubmission, VerifiedUploads, RunTracking):
     """Drives runs through their lifecycle against providers, recording every step in the ledger."""
 
     def __init__(self, store: Store, pool: ProviderPool | None = None, *,
-                 policy: RetryPolicy = DEFAULT_POLICY, clock: Callable[[], datetime] = utcnow,
+                 policy: RetryPolicy | None = None, clock: Callable[[], datetime] = utcnow,
                  actor: str | None = None, listener: Listener | None = None):
         self.store = store
         self.pool = pool or ProviderPool()
-        self.policy = policy
+        self.policy = policy or retry.DEFAULT_POLICY  # looked up now, so tests can make it fast
         self.clock = clock
         self.actor = actor or default_actor()
         self.identity = identity()
         self.listener = listener
+        self.notice: Callable[[str], Any] | None = None  # told about each retry (the CLI prints to stderr)
 
     # -- admit -----------------------------------------------------------------------------------
 
-    def admit(self, loaded: LoadedSpec, *, provider: str | None = None, trigger: str = "manual") -> RunRow:
-        """Preflight, estimate and check the budget, then commit the run row; no provider call yet.
+    def prepare(self, loaded: LoadedSpec, *, provider: str | None = None, check_budget: bool = True) -> Prepared:
+        """Preflight, prepare the data and estimate, and name the intent; writes nothing, calls no provider.
 
-        Anything wrong (credentials, data, budget) raises before a row is written.
+        Anything wrong (credentials, data, settings, the per-run budget) raises here.
         """
         from tuneops import economics
         from tuneops.datasets import build_snapshot
@@ -141,43 +169,78 @@ class Orchestrator(RunTracking):
         snapshot = build_snapshot(loaded, adapter, staging_dir())
         self._check_request(adapter, spec, snapshot)
         est = economics.estimate(spec, snapshot.tokens, snapshot.examples, adapter.name)
+        if check_budget:  # the per-run limit needs no ledger; the month is checked on admit
+            economics.check_budget(spec, est, 0)
+        key = intent_key(spec, adapter.name, adapter.location(), snapshot.train.sha256,
+                         snapshot.validation.sha256 if snapshot.validation else None)
+        return Prepared(loaded, spec, adapter, snapshot, est, key)
+
+    def admit(self, loaded: LoadedSpec, *, provider: str | None = None, trigger: str = "manual",
+              prepared: Prepared | None = None, again: str | None = None) -> RunRow:
+        """Check the month's budget, then commit the run row; no provider call yet.
+
+        Anything wrong (credentials, data, budget) raises before a row is written. When an unfinished
+        run of the same intent exists (or wins the race to be written), that run is returned instead.
+        """
+        from sqlalchemy.exc import IntegrityError
+
+        from tuneops import economics
+
+        prepared = prepared or self.prepare(loaded, provider=provider)
+        loaded, spec, adapter, snapshot, est = (prepared.loaded, prepared.spec, prepared.adapter,
+                                                prepared.snapshot, prepared.estimate)
         now = self.clock()
         run_id = new_id("run")
-        with self.store.write() as s:
-            month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-            spent = queries.month_spend_microusd(s, month_start)
-            economics.check_budget(spec, est, spent)
-            run = RunRow(
-                id=run_id, idempotency_key=f"tuneops-{run_id}", job_name=spec.name,
-                spec_path=str(loaded.path), spec_sha256=loaded.sha256, spec_json=canonical_json(spec),
-                provider=adapter.name, base_model=spec.model.base, method=spec.method, state="admitted",
-                train_sha256=snapshot.train.sha256,
-                validation_sha256=snapshot.validation.sha256 if snapshot.validation else None,
-                train_examples=snapshot.examples, train_tokens=snapshot.tokens, trigger=trigger,
-                actor=self.actor, estimate_microusd=est.microusd, created_at=now, updated_at=now,
-            )
-            s.add(run)
-            s.flush()
-            queries.add_event(s, run_id, "state", "admitted", at=now, data={
-                "examples": snapshot.examples, "tokens": snapshot.tokens,
-                "estimate_microusd": est.microusd, "trained_tokens": est.trained_tokens})
-            audit.append(s, "run.admitted", "run", run_id, job_name=spec.name, actor=self.actor, at=now,
-                         details={"spec_path": str(loaded.path), "spec_sha256": loaded.sha256,
-                                  "dataset_sha256": snapshot.train.sha256,
-                                  "validation_sha256": run.validation_sha256,
-                                  "examples": snapshot.examples, "tokens": snapshot.tokens,
-                                  "provider": adapter.name, "base_model": spec.model.base,
-                                  "method": spec.method, "trigger": trigger,
-                                  "hyperparameters": spec.hyperparameters.model_dump(mode="json"),
-                                  "estimate_microusd": est.microusd})
+        try:
+            with self.store.write() as s:
+                existing = queries.open_run_for_intent(s, prepared.intent)
+                if existing is not None:
+                    return existing
+                month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+                spent = queries.month_spend_microusd(s, month_start)
+                economics.check_budget(spec, est, spent)
+                run = RunRow(
+                    id=run_id, idempotency_key=f"tuneops-{run_id}", job_name=spec.name,
+                    spec_path=str(loaded.path), spec_sha256=loaded.sha256, spec_json=canonical_json(spec),
+                    provider=adapter.name, base_model=spec.model.base, method=spec.method, state="admitted",
+                    train_sha256=snapshot.train.sha256,
+                    validation_sha256=snapshot.validation.sha256 if snapshot.validation else None,
+                    train_examples=snapshot.examples, train_tokens=snapshot.tokens, trigger=trigger,
+                    actor=self.actor, estimate_microusd=est.microusd, created_at=now, updated_at=now,
+                    intent_key=prepared.intent,
+                )
+                s.add(run)
+                s.flush()
+                queries.add_event(s, run_id, "state", "admitted", at=now, data={
+                    "examples": snapshot.examples, "tokens": snapshot.tokens,
+                    "estimate_microusd": est.microusd, "trained_tokens": est.trained_tokens})
+                audit.append(s, "run.admitted", "run", run_id, job_name=spec.name, actor=self.actor, at=now,
+                             details={"spec_path": str(loaded.path), "spec_sha256": loaded.sha256,
+                                      "dataset_sha256": snapshot.train.sha256,
+                                      "validation_sha256": run.validation_sha256,
+                                      "examples": snapshot.examples, "tokens": snapshot.tokens,
+                                      "provider": adapter.name, "base_model": spec.model.base,
+                                      "method": spec.method, "trigger": trigger,
+                                      "hyperparameters": spec.hyperparameters.model_dump(mode="json"),
+                                      "estimate_microusd": est.microusd, "intent_key": prepared.intent,
+                                      **({"again_reason": again} if again is not None else {})})
+        except IntegrityError:
+            # Another process claimed this intent between our look and our write: its run is ours too.
+            with self.store.read() as s:
+                winner = queries.open_run_for_intent(s, prepared.intent)
+            if winner is None:
+                raise
+            return winner
+        self.current = run
         self._notify(run, "admitted")
         crash.point("after-admit")
         return run
 
     def submit(self, loaded: LoadedSpec, *, provider: str | None = None, trigger: str = "manual") -> RunRow:
-        """Admit a run, upload its data and create its provider job."""
-        run = self.admit(loaded, provider=provider, trigger=trigger)
-        return self.advance(run)
+        """Submit the spec's intent (see ``submit_intent``) and return its run."""
+        outcome = self.submit_intent(self.prepare(loaded, provider=provider), trigger=trigger)
+        assert outcome.run is not None
+        return outcome.run
 
     def _check_request(self, adapter: Provider, spec: JobSpec, snapshot: Any) -> None:
         """Let the adapter refuse settings it cannot express, before anything is written."""
@@ -191,31 +254,6 @@ class Orchestrator(RunTracking):
                             suffix=spec.model.suffix, options=spec.provider_options()))
 
     # -- upload ----------------------------------------------------------------------------------
-
-    def _ensure_upload(self, run: RunRow, adapter: Provider, sha256: str, kind: str) -> Upload:
-        with self.store.read() as s:
-            row = queries.find_upload(s, adapter.name, sha256)
-        if row is not None:
-            return Upload(row.provider, row.sha256, row.provider_file_id, row.bytes, row.filename)
-        path = staging_dir() / f"{sha256}.jsonl"
-        if not path.is_file():
-            path = self._restage(run, adapter, sha256)
-        up = call_with_retry(lambda: adapter.upload(path, sha256=sha256), policy=self.policy,
-                             on_retry=self._retry_logger(run.id, "upload"))
-        crash.point("after-upload")
-        with self.store.write() as s:
-            existing = queries.find_upload(s, adapter.name, sha256)
-            if existing is not None:  # another process uploaded the same bytes meanwhile
-                return Upload(existing.provider, existing.sha256, existing.provider_file_id,
-                              existing.bytes, existing.filename)
-            s.add(UploadRow(provider=up.provider, sha256=sha256, provider_file_id=up.provider_file_id,
-                            bytes=up.bytes, filename=up.filename, created_at=self.clock()))
-            queries.add_event(s, run.id, "call", f"uploaded {kind} data as {up.provider_file_id}",
-                              data={"bytes": up.bytes, "sha256": sha256})
-            audit.append(s, "upload.created", "upload", up.provider_file_id, job_name=run.job_name,
-                         actor=self.actor, details={"provider": up.provider, "dataset_sha256": sha256,
-                                                    "bytes": up.bytes, "run_id": run.id})
-        return up
 
     def _restage(self, run: RunRow, adapter: Provider, sha256: str) -> Path:
         """Rebuild a staged file that was cleaned away; the data must not have changed since admission."""
@@ -231,14 +269,6 @@ class Orchestrator(RunTracking):
         raise TuneopsError(f"run {run.id}: the data in {run.spec_path} changed since the run was admitted "
                            f"(sha256 {sha256[:12]} is gone); cancel it with `tuneops runs cancel {run.id}` "
                            "and submit again")
-
-    def upload(self, run: RunRow) -> tuple[Upload, Upload | None]:
-        """Make sure the run's data is at the provider (reusing an earlier upload of the same bytes)."""
-        adapter = self.pool.for_run(run)
-        train = self._ensure_upload(run, adapter, run.train_sha256, "training")
-        valid = (self._ensure_upload(run, adapter, run.validation_sha256, "validation")
-                 if run.validation_sha256 else None)
-        return train, valid
 
     # -- create ----------------------------------------------------------------------------------
 
@@ -268,11 +298,21 @@ class Orchestrator(RunTracking):
     def create(self, run: RunRow, uploads: tuple[Upload, Upload | None] | None = None) -> RunRow:
         """Create the provider job exactly once for an admitted run."""
         adapter = self.pool.for_run(run)
-        uploads = uploads or self.upload(run)
+        # Claim before uploading: concurrent submits and syncs of one run upload its data once.
         claimed = self._claim_for_create(run.id, ("admitted",))
         if claimed is None:
             return self.get(run.id)
-        return self._submit(claimed, adapter, uploads)
+        return self._submit(claimed, adapter, uploads or self._upload_claimed(claimed))
+
+    def _upload_claimed(self, run: RunRow) -> tuple[Upload, Upload | None]:
+        """Upload for a claimed run; if that fails, nothing was created: the run goes back to admitted
+        (lease released) for the next ``submit`` or ``sync`` to retry under the same run id."""
+        try:
+            return self.upload(run)
+        except BaseException as exc:
+            self._set_state(run.id, "admitted", f"upload failed ({exc}); `tuneops submit` or `tuneops sync` "
+                            "tries again under the same run id", release=True)
+            raise
 
     def _submit(self, run: RunRow, adapter: Provider, uploads: tuple[Upload, Upload | None]) -> RunRow:
         spec = spec_of(run)
@@ -308,7 +348,7 @@ class Orchestrator(RunTracking):
                                   on_retry=self._retry_logger(run.id, "find"))
         if not matches:
             self._event(run.id, "note", "reconcile: no provider job carries this run's key; submitting")
-            return self._submit(claimed, adapter, self.upload(claimed))
+            return self._submit(claimed, adapter, self._upload_claimed(claimed))
         matches.sort(key=lambda j: (j.created_at or datetime.min, j.provider_job_id))
         keep, extras = matches[0], matches[1:]
         for extra in extras:
@@ -424,6 +464,13 @@ class Orchestrator(RunTracking):
         def log(attempt: int, delay: float, exc: TransientProviderError) -> None:
             self._event(run_id, "retry", f"{operation} attempt {attempt} failed ({exc}); retrying in "
                         f"{delay:.1f}s", data={"status": exc.status, "code": exc.code})
+            if self.notice is not None and attempt < self.policy.attempts:  # one line per retry: no silent wait
+                hint = ""
+                if unreachable(exc):
+                    run = self.get(run_id)
+                    hint = f" ({reach_hint(run.provider, location_of(self.pool, run))})"
+                self.notice(f"run {run_id}: {operation} failed: {exc}{hint}; retrying in {delay:.1f}s "
+                            f"(attempt {attempt + 1} of {self.policy.attempts})")
         return log
 
     def _notify(self, run: RunRow, what: str) -> None:

@@ -9,12 +9,19 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tuneops import audit
-from tuneops.errors import ProviderError, TransientProviderError, UnsupportedOperation
+from tuneops.errors import (
+    PermanentProviderError,
+    ProviderError,
+    TransientProviderError,
+    TuneopsError,
+    UnsupportedOperation,
+)
 from tuneops.provider import Provider, ProviderJob, RunStatus
 from tuneops.retry import call_with_retry
 from tuneops.runs import crash, polling
+from tuneops.runs.problems import explain, put_checkpoint, put_metric_point
 from tuneops.store import queries
-from tuneops.store.lifecycle_tables import CheckpointRow, MetricPointRow
+from tuneops.store.lifecycle_tables import MetricPointRow
 from tuneops.store.tables import ModelRow, RunRow
 
 if TYPE_CHECKING:
@@ -35,9 +42,33 @@ class RunTracking:
     def sync(self: Orchestrator, run: RunRow) -> RunRow:
         """Poll the provider once for this run and record what changed."""
         adapter = self.pool.for_run(run)
-        job = call_with_retry(lambda: adapter.get(run.provider_job_id or ""), policy=self.policy,
-                              on_retry=self._retry_logger(run.id, "get"))
+        try:
+            job = call_with_retry(lambda: adapter.get(run.provider_job_id or ""), policy=self.policy,
+                                  on_retry=self._retry_logger(run.id, "get"))
+        except PermanentProviderError as exc:
+            if exc.status != 404:
+                raise
+            return self._job_missing(run, adapter, exc)
         return self.observe(run, job, adapter, follow=True)
+
+    def _job_missing(self: Orchestrator, run: RunRow, adapter: Provider, exc: Exception) -> RunRow:
+        """The provider no longer knows the run's job (deleted, or a sandbox that restarted): the run
+        cannot finish, so it fails, saying so, instead of being polled for ever."""
+        gone = PermanentProviderError(
+            f"provider job {run.provider_job_id} no longer exists at {adapter.location() or run.provider} "
+            f"({exc}); run {run.id} cannot finish. Submit the spec again with --again --reason TEXT",
+            provider=run.provider, operation="get", code="provider_job_missing", status=404)
+        return self._fail(run.id, gone)
+
+    def sync_each(self: Orchestrator, *, force: bool = False) -> tuple[list[RunRow], dict[str, int], list[str]]:
+        """``sync_all``, where a run that cannot be advanced (provider unreachable or without
+        credentials, a ledger write refused) is reported and skipped: the others keep syncing.
+
+        Returns the runs touched, the provider calls made and one message per run left behind.
+        """
+        self.problems = []
+        done, calls = self.sync_all(force=force)
+        return done, calls, list(self.problems)
 
     def sync_all(self: Orchestrator, *, force: bool = False) -> tuple[list[RunRow], dict[str, int]]:
         """Advance every unfinished run whose poll is due; one list call per page serves many runs.
@@ -52,11 +83,17 @@ class RunTracking:
         groups: dict[str, list[RunRow]] = {}
         for run in runs:
             if not run.provider_job_id:
-                done.append(self.advance(run))  # admitted / submitting / unknown: its own step
+                # admitted / submitting / unknown: its own step
+                self._guarded(run, lambda r=run: done.append(self.advance(r)))
             elif force or run.next_poll_at is None or run.next_poll_at <= now:
                 groups.setdefault(f"{run.provider}\0{json.loads(run.spec_json).get('options')}", []).append(run)
         for group in groups.values():
-            adapter = self.pool.for_run(group[0])
+            try:
+                adapter = self.pool.for_run(group[0])
+            except TuneopsError as exc:  # e.g. missing credentials: this provider's runs only
+                for run in group:
+                    self._problem(run, exc)
+                continue
             found: dict[str, ProviderJob] = {}
             if adapter.capabilities.lists_jobs and len(group) >= BATCH_MIN_RUNS:
                 oldest = min((r.submitted_at or r.created_at) for r in group)
@@ -74,10 +111,33 @@ class RunTracking:
                         job = call_with_retry(lambda a=adapter, r=run: a.get(r.provider_job_id or ""),
                                               policy=self.policy, on_retry=self._retry_logger(run.id, "get"))
                     except TransientProviderError as exc:
-                        self._event(run.id, "error", f"poll failed, will try again: {exc}")
+                        self._guarded(run, lambda r=run, e=exc: self._event(r.id, "error",
+                                                                             f"poll failed, will try again: {e}"))
+                        self._problem(run, exc)
                         continue
-                done.append(self.observe(run, job, adapter))
+                    except PermanentProviderError as exc:
+                        if exc.status == 404:
+                            self._guarded(run, lambda r=run, e=exc, a=adapter: done.append(self._job_missing(r, a, e)))
+                        else:
+                            self._problem(run, exc)
+                        continue
+                self._guarded(run, lambda r=run, j=job, a=adapter: done.append(self.observe(r, j, a)))
         return done, calls
+
+    def _guarded(self: Orchestrator, run: RunRow, step: Callable[[], Any]) -> None:
+        """Do one run's step; a failure is that run's problem (recorded in ``problems``), not the sync's."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            step()
+        except (TuneopsError, SQLAlchemyError, OSError) as exc:
+            self._problem(run, exc)
+
+    def _problem(self: Orchestrator, run: RunRow, exc: BaseException) -> None:
+        problems = getattr(self, "problems", None)
+        if problems is None:  # sync_all called directly: the caller sees the error as before
+            raise exc
+        problems.append(explain(run, exc, self.pool))
 
     def observe(self: Orchestrator, run: RunRow, job: ProviderJob, adapter: Provider, *,
                 follow: bool = False) -> RunRow:
@@ -113,10 +173,12 @@ class RunTracking:
                 step = ev.data.get("step") if ev.data else None
                 if isinstance(step, int) and step not in steps:
                     steps.add(step)
-                    s.add(MetricPointRow(run_id=run.id, step=step, train_loss=_f(ev.data.get("train_loss")),
-                                         valid_loss=_f(ev.data.get("valid_loss")),
-                                         train_accuracy=_f(ev.data.get("train_mean_token_accuracy")),
-                                         valid_accuracy=_f(ev.data.get("valid_mean_token_accuracy"))))
+                    put_metric_point(s, {"run_id": run.id, "step": step,
+                                         "train_loss": _f(ev.data.get("train_loss")),
+                                         "valid_loss": _f(ev.data.get("valid_loss")),
+                                         "train_accuracy": _f(ev.data.get("train_mean_token_accuracy")),
+                                         "valid_accuracy": _f(ev.data.get("valid_mean_token_accuracy"))},
+                                     update=False)
 
     def _store_results(self: Orchestrator, run: RunRow, adapter: Provider, job: ProviderJob) -> None:
         """Final metrics (result file), checkpoints and model shutdown dates; each best-effort."""
@@ -124,20 +186,14 @@ class RunTracking:
         metrics = _try(lambda: adapter.metrics(job_id)) or []
         checkpoints = _try(lambda: adapter.checkpoints(job_id)) or []
         with self.store.write() as s:
-            have = {p.step: p for p in s.exec(_points(run.id)).scalars()}  # type: ignore[call-overload]
             for m in metrics:
-                row = have.get(m.step) or MetricPointRow(run_id=run.id, step=m.step)
-                row.train_loss = m.train_loss if m.train_loss is not None else row.train_loss
-                row.valid_loss = m.valid_loss if m.valid_loss is not None else row.valid_loss
-                row.train_accuracy = m.train_accuracy if m.train_accuracy is not None else row.train_accuracy
-                row.valid_accuracy = m.valid_accuracy if m.valid_accuracy is not None else row.valid_accuracy
-                s.add(row)
-            known = set(s.exec(_checkpoint_ids(run.id)).scalars())  # type: ignore[call-overload]
+                put_metric_point(s, {"run_id": run.id, "step": m.step, "train_loss": m.train_loss,
+                                     "valid_loss": m.valid_loss, "train_accuracy": m.train_accuracy,
+                                     "valid_accuracy": m.valid_accuracy}, update=True)
             for c in checkpoints:
-                if c.provider_checkpoint_id not in known:
-                    s.add(CheckpointRow(run_id=run.id, provider_checkpoint_id=c.provider_checkpoint_id,
-                                        step=c.step, provider_model_id=c.model_id,
-                                        metrics=json.dumps(dict(c.metrics)), created_at=self.clock()))
+                put_checkpoint(s, {"run_id": run.id, "provider_checkpoint_id": c.provider_checkpoint_id,
+                                   "step": c.step, "provider_model_id": c.model_id,
+                                   "metrics": json.dumps(dict(c.metrics)), "created_at": self.clock()})
 
     def _apply(self: Orchestrator, run_id: str, job: ProviderJob) -> RunRow:
         """Record a provider job's state on the run; audit every state change."""
@@ -146,6 +202,12 @@ class RunTracking:
         now = self.clock()
         with self.store.write() as s:
             run = queries.get_run(s, run_id)
+            holder = (queries.model_by_provider_id(s, run.provider, job.model_id)
+                      if job.status is RunStatus.SUCCEEDED and job.model_id else None)
+            if holder is not None and holder.run_id != run.id:
+                # The provider handed out a model id the ledger already gives another run (a sandbox
+                # restarted without its state, an id reused): never record it as this run's model.
+                job = _model_conflict(job, run, holder)
             prior = run.state
             new = job.status.value
             run.provider_status = job.raw_status
@@ -241,12 +303,6 @@ def _points(run_id: str) -> Any:
     return select(MetricPointRow).where(MetricPointRow.run_id == run_id)
 
 
-def _checkpoint_ids(run_id: str) -> Any:
-    from sqlalchemy import select
-
-    return select(CheckpointRow.provider_checkpoint_id).where(CheckpointRow.run_id == run_id)
-
-
 def _as_datetime(value: Any) -> Any:
     """A shutdown date as a naive UTC datetime (providers announce dates)."""
     from datetime import date, datetime
@@ -270,3 +326,14 @@ def _try(fn: Callable[[], Any]) -> Any:
         return fn()
     except (ProviderError, UnsupportedOperation):
         return None
+
+
+def _model_conflict(job: ProviderJob, run: RunRow, holder: Any) -> ProviderJob:
+    """The job as a failure: its model id belongs to another run in the ledger."""
+    from dataclasses import replace
+
+    return replace(job, status=RunStatus.FAILED, model_id=None, error_code="model_id_conflict", error_message=(
+        f"{run.provider} reported model {job.model_id} for job {run.provider_job_id}, but the ledger already "
+        f"records that model for run {holder.run_id}; the provider reused an id (was the sandbox restarted?). "
+        f"Run {run.id} is marked failed; check both runs with `tuneops runs show`, and submit again with "
+        "--again --reason TEXT"))

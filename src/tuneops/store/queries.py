@@ -56,9 +56,30 @@ def unfinished_runs(session: Session) -> Sequence[RunRow]:
     return session.exec(stmt).scalars().all()  # type: ignore[call-overload]
 
 
-def find_upload(session: Session, provider: str, sha256: str) -> UploadRow | None:
-    """The upload of these exact bytes at this provider, if any."""
-    stmt = select(UploadRow).where(UploadRow.provider == provider, UploadRow.sha256 == sha256)
+def find_upload(session: Session, provider: str, sha256: str, location: str = "") -> UploadRow | None:
+    """The upload of these exact bytes at this provider and location (endpoint/account), if any."""
+    stmt = select(UploadRow).where(UploadRow.provider == provider, UploadRow.account == location,
+                                   UploadRow.sha256 == sha256)
+    return session.exec(stmt).scalars().first()  # type: ignore[call-overload]
+
+
+def open_run_for_intent(session: Session, intent_key: str) -> RunRow | None:
+    """The unfinished run of this intent, if any (there is at most one)."""
+    stmt = select(RunRow).where(RunRow.intent_key == intent_key,
+                                RunRow.state.not_in(TERMINAL_STATES))  # type: ignore[attr-defined]
+    return session.exec(stmt).scalars().first()  # type: ignore[call-overload]
+
+
+def last_run_for_intent(session: Session, intent_key: str) -> RunRow | None:
+    """The newest run of this intent, finished or not."""
+    stmt = (select(RunRow).where(RunRow.intent_key == intent_key)
+            .order_by(RunRow.created_at.desc(), RunRow.id.desc()).limit(1))  # type: ignore[attr-defined]
+    return session.exec(stmt).scalars().first()  # type: ignore[call-overload]
+
+
+def model_by_provider_id(session: Session, provider: str, provider_model_id: str) -> ModelRow | None:
+    """The model row holding this provider model id, if the ledger has one."""
+    stmt = select(ModelRow).where(ModelRow.provider == provider, ModelRow.provider_model_id == provider_model_id)
     return session.exec(stmt).scalars().first()  # type: ignore[call-overload]
 
 
@@ -72,13 +93,18 @@ def add_event(session: Session, run_id: str, kind: str, message: str, *, data: A
             return False
     from tuneops.audit import redact  # provider text may quote a key back: never store it
 
-    session.add(RunEventRow(run_id=run_id, at=at or utcnow(), kind=kind, message=redact(message),
-                            provider_event_id=provider_event_id,
-                            data=redact(json.dumps(data, default=str)) if data is not None else None))
-    try:
+    row = RunEventRow(run_id=run_id, at=at or utcnow(), kind=kind, message=redact(message),
+                      provider_event_id=provider_event_id,
+                      data=redact(json.dumps(data, default=str)) if data is not None else None)
+    if provider_event_id is None:
+        session.add(row)
         session.flush()
-    except IntegrityError:  # a concurrent syncer stored it first
-        session.rollback()
+        return True
+    try:
+        # A savepoint: losing the race to a concurrent syncer undoes this row only, not the transaction.
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
         return False
     return True
 

@@ -1,0 +1,164 @@
+"""`tuneops submit` and `tuneops plan`: one run per intent, said out loud.
+
+submit resumes an unfinished run of the same intent, answers "no changes" for a succeeded one (writing
+nothing), and starts another only with --again --reason; --dry-run (and plan) print what would happen
+and write nothing. Nothing is opened in the ledger until the spec, data, credentials and per-run
+budget have passed, so a refused submit leaves no ledger file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from tuneops.cli import render, state
+
+TIMEOUT_HELP = "HTTP timeout in seconds for provider calls (default: TUNEOPS_HTTP_TIMEOUT, else the adapter's)."
+
+
+def set_timeout(timeout: float | None) -> None:
+    """Apply --timeout for this process's provider calls."""
+    if timeout is not None:
+        from tuneops.runs.orchestrator import HTTP_TIMEOUT_ENV
+
+        os.environ[HTTP_TIMEOUT_ENV] = str(timeout)
+
+
+def _notice(message: str) -> None:
+    from rich.markup import escape
+
+    state.err_console().print(f"[yellow]retry:[/] {escape(message)}", soft_wrap=True, highlight=False)
+
+
+def interrupted(orch: Any, spec: Path | None) -> int:
+    """After Ctrl-C: say which run, in which state, and how to reattach or cancel it; exit code 130."""
+    err = state.err_console()
+    run = getattr(orch, "current", None) if orch is not None else None
+    if run is None:
+        err.print("interrupted before a run was admitted; nothing was written")
+        return 130
+    with contextlib.suppress(Exception):  # the ledger may be what was interrupted; the id is what matters
+        run = orch.get(run.id)
+    again = f"tuneops submit {spec}" if spec else f"tuneops runs watch {run.id}"
+    err.print(f"interrupted: run {run.id} is {run.state} at {run.provider}"
+              + (f" (job {run.provider_job_id})" if run.provider_job_id else "")
+              + f". Reattach: {again} (or tuneops runs watch {run.id}); cancel: tuneops runs cancel {run.id}",
+              soft_wrap=True, highlight=False, markup=False)
+    return 130
+
+
+def _left_behind(orch: Any, spec: Path, exc: Exception) -> None:
+    """A submit that stopped on an error: name the run, its state, and how it continues."""
+    from tuneops.errors import TuneopsError
+    from tuneops.runs.problems import explain
+
+    run = orch.current
+    if run is None:
+        raise exc
+    run = orch.get(run.id)
+    msg = explain(run, exc, orch.pool)
+    if run.state in ("admitted", "submitting", "unknown"):
+        msg += (f". Nothing was created at {run.provider} yet; `tuneops submit {spec}` (or `tuneops sync`) "
+                "resumes this run")
+    raise TuneopsError(msg) from None
+
+
+def submit(
+    spec: Path = typer.Argument(..., help="The job spec (jobs/<name>.toml)."),
+    provider: str = typer.Option(None, "--provider", help="Run on this provider instead of the spec's.",
+                                 show_default=False),
+    watch: bool = typer.Option(False, "--watch", "-w", help="Follow the run until it finishes."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run as JSON."),
+    no_promote: bool = typer.Option(False, "--no-promote", help="With --watch: do not evaluate and "
+                                    "promote the new model when the run succeeds."),
+    again: bool = typer.Option(False, "--again", help="Train again although a run of this spec and data "
+                               "succeeded (needs --reason)."),
+    reason: str = typer.Option(None, "--reason", help="Why --again (recorded in the audit trail).",
+                               show_default=False),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would happen and write nothing."),
+    timeout: float = typer.Option(None, "--timeout", help=TIMEOUT_HELP, show_default=False),
+) -> None:
+    """Validate, estimate and submit a job spec: at most one run per intent (same spec and data)."""
+    from tuneops import spec as specmod
+    from tuneops.errors import TuneopsError
+
+    if again != bool(reason):
+        raise typer.BadParameter("--again and --reason TEXT go together: say why you train the same again",
+                                 param_hint="--again/--reason")
+    if dry_run:
+        plan(spec, provider=provider, as_json=as_json, timeout=timeout)
+        return
+    set_timeout(timeout)
+    from tuneops.runs.intent import NEW, NO_CHANGES, REJECTED, describe
+    from tuneops.runs.orchestrator import Orchestrator, ProviderPool
+
+    loaded = specmod.load(spec)
+    orch = Orchestrator(None, ProviderPool())  # type: ignore[arg-type]  # the ledger opens after preparing
+    orch.notice = _notice
+    try:
+        prepared = orch.prepare(loaded, provider=provider)
+        orch.store = state.store()
+        try:
+            outcome = orch.submit_intent(prepared, again=reason if again else None)
+        except TuneopsError as exc:
+            _left_behind(orch, spec, exc)
+        run = outcome.run
+        assert run is not None
+        line = describe(outcome)
+        if outcome.how == REJECTED:
+            raise TuneopsError(line)
+        if not as_json:
+            out = state.console()
+            if line:
+                out.print(line, soft_wrap=True, highlight=False, markup=False)
+            if outcome.how != NO_CHANGES:
+                out.print(f"run {run.id}: {render.state(run.state)} at {run.provider}"
+                          + (f" (job {run.provider_job_id})" if run.provider_job_id else ""), soft_wrap=True)
+            if outcome.how == NEW and run.state == "failed":
+                out.print(f"{run.provider} refused the job: {run.error_message or run.error_code}",
+                          soft_wrap=True, highlight=False, markup=False)
+        if watch and outcome.how != NO_CHANGES:
+            from tuneops.cli.watch import follow
+
+            run = follow(orch, run.id, quiet=as_json)
+            if run.state == "succeeded" and not no_promote:
+                from tuneops.cli.evals import after_run
+
+                after_run(orch, loaded, run, quiet=as_json)
+    except KeyboardInterrupt:
+        raise typer.Exit(interrupted(orch, spec)) from None
+    finally:
+        orch.pool.close()
+    if as_json:
+        state.print_json({**render.run_dict(run), "outcome": outcome.how})
+    raise typer.Exit(1 if run.state in ("failed", "unknown") and outcome.how != NO_CHANGES else 0)
+
+
+def plan(
+    spec: Path = typer.Argument(..., help="The job spec (jobs/<name>.toml)."),
+    provider: str = typer.Option(None, "--provider", help="Plan for this provider instead of the spec's.",
+                                 show_default=False),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+    timeout: float = typer.Option(None, "--timeout", help=TIMEOUT_HELP, show_default=False),
+) -> None:
+    """What `tuneops submit` would do: uploads, the provider's create request, estimate and budget. Writes nothing."""
+    from tuneops import spec as specmod
+    from tuneops.runs.orchestrator import Orchestrator, ProviderPool
+    from tuneops.runs.plan import make_plan, show_plan
+
+    set_timeout(timeout)
+    loaded = specmod.load(spec)
+    orch = Orchestrator(None, ProviderPool())  # type: ignore[arg-type]
+    try:
+        prepared = orch.prepare(loaded, provider=provider, check_budget=False)
+        result = make_plan(prepared, state.DB)
+    finally:
+        orch.pool.close()
+    if as_json:
+        state.print_json(result)
+    else:
+        state.console().print(show_plan(result), soft_wrap=True, highlight=False, markup=False)
