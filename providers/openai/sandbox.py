@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from tuneops.provider import Capabilities, ProviderConfig
+from tuneops.provider import Capabilities, HyperparameterLimits, ProviderConfig
 from tuneops.providers.openai.adapter import OpenAIProvider
 from tuneops.providers.openai.uploads import MAX_UPLOAD_BYTES
 
@@ -24,6 +24,9 @@ SANDBOX_CAPABILITIES = Capabilities(
     credentials=(),
     models=("sandbox-mini", "sandbox-legacy"),
     notes="local stand-in for offline use and tests; nearest-neighbour learner, not an LLM",
+    limits=HyperparameterLimits(seed=(0, 2**31 - 1), epochs=(1, 50), batch_size=(1, 256),
+                                learning_rate_multiplier=(1e-6, 10.0), min_validation_examples=10,
+                                source="the sandbox's own request and file checks"),
 )
 
 

@@ -135,8 +135,8 @@ class ExampleChecker:
         if "input" in record or "preferred_output" in record or "non_preferred_output" in record:
             return self._preference(record)
         keys = ", ".join(sorted(record)[:6]) or "none"
-        hint = (' prompt/completion pairs are written as {"messages": [user, assistant]}'
-                if "prompt" in record or "completion" in record else "")
+        hint = (" this is prompt/completion data: `tuneops data convert FILE -o chat.jsonl` turns it into chat "
+                "examples" if "prompt" in record or "completion" in record else "")
         return _unusable(("error", "format.unknown", None,
                           f"not a chat example (needs messages) or a preference example (needs input, "
                           f"preferred_output, non_preferred_output); keys: {keys}.{hint}"))

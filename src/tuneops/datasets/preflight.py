@@ -17,6 +17,7 @@ from typing import Any
 
 from xxhash import xxh3_128
 
+from tuneops.datasets import evalcheck
 from tuneops.datasets import limits as limits_mod
 from tuneops.datasets import tokens as tokens_mod
 from tuneops.datasets.cache import SnapshotCache, default_dir
@@ -27,6 +28,7 @@ from tuneops.datasets.reader import LineReader, line_key
 from tuneops.datasets.split import split_indexes
 from tuneops.datasets.stats import FileAggregate
 from tuneops.datasets.tokens import TokenCounter, Tokenizer
+from tuneops.datasets.values import SpecLocator, provider_value_findings
 from tuneops.spec import LoadedSpec
 
 __all__ = ["Finding", "PreflightReport", "preflight", "scan"]
@@ -224,9 +226,32 @@ def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_d
         val = FileAggregate(_label(loaded, spec.data.validation), kind, other=train)
         scan(val_path, val.label, val, checker, cache, ctx, tally)
         val.finish(tokenizer.limit, tokenizer.limit_source, model)
+        if val.examples == 0 and not val.unusable:
+            val.findings.append(Finding("warning", "validation.empty", val.label, None, "data.validation",
+                                        "the validation file has no examples; remove data.validation or add some"))
+    ev = None
+    if spec.eval is not None:
+        # The eval set is read like the training data (same findings), and must not share its examples.
+        against = [(train, "training", "overlap.train_eval")]
+        if val is not None:
+            against.append((val, "validation", "overlap.validation_eval"))
+        ev = FileAggregate(_label(loaded, spec.eval.set), CHAT, role="eval", against=against)
+        scan(loaded.resolve(spec.eval.set), ev.label, ev, checker, cache, ctx, tally)
+        ev.finish(tokenizer.limit, tokenizer.limit_source, model)
     cache.close()
 
+    at = SpecLocator(loaded)
     findings = train.findings + (val.findings if val else [])
+    for agg, path in ((train, train_path), (val, val_path)):
+        if agg is not None and path is not None and path.suffix.lower() in (".csv", ".tsv") and not agg.examples:
+            findings.append(Finding("error", "format.csv", agg.label, None, None,
+                                    "this is a CSV file, not JSONL: `tuneops data convert FILE -o chat.jsonl` "
+                                    "turns text,label rows into chat examples"))
+    findings += evalcheck.spec_findings(loaded, at)
+    if ev is not None:
+        findings += ev.findings + evalcheck.line_findings(loaded.resolve(spec.eval.set), ev.label)
+        findings += evalcheck.set_findings(loaded, ev, train, at)
+    findings += evalcheck.leakage_findings([a for a in (val, ev) if a is not None], spec.data.max_overlap)
     stats: dict[str, Any] = {"train": train.stats(tokenizer.limit)}
     train_idx: list[int] | None = None
     val_lines: frozenset[int] | None = None
@@ -242,6 +267,8 @@ def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_d
                                     f"{train.examples} example(s) are too few to split; no validation set"))
     if val is not None:
         stats["validation"] = val.stats(tokenizer.limit)
+    if ev is not None:
+        stats["eval"] = ev.stats(tokenizer.limit)
 
     block = stats["split"]["train"] if train_idx is not None else stats["train"]
     n_train = block["examples"]
@@ -253,6 +280,8 @@ def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_d
     for name, lim in lims.items():
         findings += _provider_findings(name, lim, spec.method, train, train_path, n_train, n_val,
                                        val.label if val else train.label)
+        caps = given.get(name) if name in given else limits_mod._capabilities(name)
+        findings += provider_value_findings(loaded, name, caps, n_train, n_val, at)
     findings += _tokenizer_findings(train.label, tokenizer)
     _name_providers(findings, lims)
     if cache.problem:
