@@ -24,7 +24,7 @@ from tuneops.datasets.cache import SnapshotCache, default_dir
 from tuneops.datasets.checks import CHAT, CHECK_VERSION, PREFERENCE, ExampleChecker
 from tuneops.datasets.findings import Finding, counts, sort_key
 from tuneops.datasets.limits import RECOMMENDED_GOOD, RECOMMENDED_MIN, ProviderLimits
-from tuneops.datasets.reader import LineReader, line_key
+from tuneops.datasets.reader import MAX_LINE_BYTES, LineReader, line_cap, line_key
 from tuneops.datasets.split import split_indexes
 from tuneops.datasets.stats import FileAggregate
 from tuneops.datasets.tokens import TokenCounter, Tokenizer
@@ -98,7 +98,7 @@ class PreflightReport:
 
 
 def scan(path: Path, label: str, agg: FileAggregate, checker: ExampleChecker, cache: SnapshotCache,
-         ctx: str, tally: dict[str, int], *, checkpoint: bool = False) -> None:
+         ctx: str, tally: dict[str, int], *, checkpoint: bool = False, max_line_bytes: int = MAX_LINE_BYTES) -> None:
     """Stream one file through the checks into ``agg`` (cache hits skip parsing and tokenizing).
 
     With ``checkpoint``, the state at the end of the file is saved; a later scan of the same file
@@ -120,7 +120,8 @@ def scan(path: Path, label: str, agg: FileAggregate, checker: ExampleChecker, ca
                 tally["resumed_lines"] = reader_state[1]
             else:
                 hasher = xxh3_128()
-    reader = LineReader(path, label, agg.findings, hasher=hasher, resume=resume)  # type: ignore[arg-type]
+    reader = LineReader(path, label, agg.findings, hasher=hasher, resume=resume,  # type: ignore[arg-type]
+                        max_line_bytes=max_line_bytes)
     batch: list[tuple[int, bytes]] = []
     for item in reader:
         batch.append(item)
@@ -217,14 +218,15 @@ def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_d
 
     train_path = loaded.resolve(spec.data.train)
     train = FileAggregate(_label(loaded, spec.data.train), kind)
-    scan(train_path, train.label, train, checker, cache, ctx, tally, checkpoint=True)
+    cap = line_cap(tokenizer.limit)
+    scan(train_path, train.label, train, checker, cache, ctx, tally, checkpoint=True, max_line_bytes=cap)
     train.finish(tokenizer.limit, tokenizer.limit_source, model)
     val = None
     val_path = None
     if spec.data.validation is not None:
         val_path = loaded.resolve(spec.data.validation)
         val = FileAggregate(_label(loaded, spec.data.validation), kind, other=train)
-        scan(val_path, val.label, val, checker, cache, ctx, tally)
+        scan(val_path, val.label, val, checker, cache, ctx, tally, max_line_bytes=cap)
         val.finish(tokenizer.limit, tokenizer.limit_source, model)
         if val.examples == 0 and not val.unusable:
             val.findings.append(Finding("warning", "validation.empty", val.label, None, "data.validation",
@@ -236,7 +238,7 @@ def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_d
         if val is not None:
             against.append((val, "validation", "overlap.validation_eval"))
         ev = FileAggregate(_label(loaded, spec.eval.set), CHAT, role="eval", against=against)
-        scan(loaded.resolve(spec.eval.set), ev.label, ev, checker, cache, ctx, tally)
+        scan(loaded.resolve(spec.eval.set), ev.label, ev, checker, cache, ctx, tally, max_line_bytes=cap)
         ev.finish(tokenizer.limit, tokenizer.limit_source, model)
     cache.close()
 
