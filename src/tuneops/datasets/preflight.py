@@ -20,7 +20,7 @@ from xxhash import xxh3_128
 from tuneops.datasets import evalcheck
 from tuneops.datasets import limits as limits_mod
 from tuneops.datasets import tokens as tokens_mod
-from tuneops.datasets.cache import SnapshotCache, default_dir
+from tuneops.datasets.cache import PendingCache, SnapshotCache, default_dir
 from tuneops.datasets.checks import CHAT, CHECK_VERSION, PREFERENCE, ExampleChecker
 from tuneops.datasets.findings import Finding, counts, sort_key
 from tuneops.datasets.limits import RECOMMENDED_GOOD, RECOMMENDED_MIN, ProviderLimits
@@ -196,11 +196,14 @@ def _provider_names(loaded: LoadedSpec, providers: list[str] | None, given: Mapp
 
 
 def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_dir: Path | None = None,
-              use_cache: bool = True, capabilities: Mapping[str, Any] | None = None) -> PreflightReport:
+              use_cache: bool = True, capabilities: Mapping[str, Any] | None = None,
+              keep_refused: bool = True) -> PreflightReport:
     """Check the spec's data for each provider (default: the spec's own) and count its tokens.
 
     ``capabilities`` maps provider names to the ``Capabilities`` of adapters already in hand (they win
-    over the installed ones and the documented table)."""
+    over the installed ones and the documented table). With ``keep_refused=False`` (admission), data
+    with errors leaves nothing behind, not even cached check results; `tuneops validate` keeps them so
+    re-checking a large file while fixing it costs only the changed lines."""
     started = time.perf_counter()
     spec = loaded.spec
     given = dict(capabilities or {})
@@ -210,8 +213,9 @@ def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_d
     formats = sorted({lim.data_format for lim in lims.values()})
     checker = ExampleChecker(TokenCounter(tokenizer), formats)
     ctx = f"v{CHECK_VERSION}|{tokenizer.cache_id}|{','.join(formats)}"
-    cache = SnapshotCache(cache_dir if cache_dir is not None else default_dir()) if use_cache \
-        else SnapshotCache(None)
+    # Results are remembered only for accepted data: a refused input leaves .tuneops/ untouched.
+    cache = PendingCache(cache_dir if cache_dir is not None else default_dir()) if use_cache \
+        else PendingCache(None)
     tally = {"hits": 0, "misses": 0}
     kind = PREFERENCE if spec.method == "dpo" else CHAT
     model = spec.model.base
@@ -240,7 +244,6 @@ def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_d
         ev = FileAggregate(_label(loaded, spec.eval.set), CHAT, role="eval", against=against)
         scan(loaded.resolve(spec.eval.set), ev.label, ev, checker, cache, ctx, tally, max_line_bytes=cap)
         ev.finish(tokenizer.limit, tokenizer.limit_source, model)
-    cache.close()
 
     at = SpecLocator(loaded)
     findings = train.findings + (val.findings if val else [])
@@ -286,6 +289,7 @@ def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_d
         findings += provider_value_findings(loaded, name, caps, n_train, n_val, at)
     findings += _tokenizer_findings(train.label, tokenizer)
     _name_providers(findings, lims)
+    cache.close(keep=keep_refused or not any(f.severity == "error" for f in findings))
     if cache.problem:
         findings.append(Finding("info", "cache.disabled", train.label, None, None, cache.problem))
     findings.sort(key=sort_key)

@@ -65,7 +65,8 @@ def provider_value_findings(loaded: LoadedSpec, provider: str, caps: Any, n_trai
                             f"{provider} does not list {base!r} among the base models it tunes ({shown}); "
                             "it may refuse the job", severity="warning"))
     need = getattr(limits, "min_validation_examples", None) if limits is not None else None
-    if need and 0 < n_val < need:
+    asked = spec.data.validation is not None or spec.data.validation_split is not None
+    if need and asked and n_val < need:
         field = "data.validation_split" if spec.data.validation_split is not None else "data.validation"
         out.append(at.error("count.validation_min", field,
                             f"{provider} needs at least {need} validation examples; this leaves {n_val}"))
