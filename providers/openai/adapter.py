@@ -17,6 +17,7 @@ from tuneops.provider import (
     Checkpoint,
     Completion,
     CreateRequest,
+    HyperparameterLimits,
     MetricPoint,
     ProviderConfig,
     ProviderEvent,
@@ -65,6 +66,9 @@ OPENAI_CAPABILITIES = Capabilities(
             "gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18"),
     deprecated="OpenAI is winding down self-serve fine-tuning for new users",
     webhooks=True,
+    limits=HyperparameterLimits(seed=(0, 2**31 - 1), epochs=(1, 50),
+                                source="OpenAI API reference: n_epochs 1-50 (reference/providers.md); "
+                                       "seed a 32-bit int"),
 )
 
 

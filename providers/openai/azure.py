@@ -18,7 +18,7 @@ from tuneops.basemodels import TunableModel
 from tuneops.errors import MissingCredential, PermanentProviderError, TransientProviderError, UnsupportedOperation
 from tuneops.options import ProviderOptions
 from tuneops.provider import Capabilities, CreateRequest, ProviderConfig, RunStatus
-from tuneops.providers.openai.adapter import OpenAIProvider
+from tuneops.providers.openai.adapter import OPENAI_CAPABILITIES, OpenAIProvider
 from tuneops.providers.openai.arm import (
     MANAGEMENT_API_VERSION,
     MANAGEMENT_URL,
@@ -48,6 +48,7 @@ AZURE_CAPABILITIES = Capabilities(
             "gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", "gpt-35-turbo-0125"),
     notes="endpoint from AZURE_OPENAI_ENDPOINT or options.azure.endpoint; a fine-tuned model serves only "
           "after deploy() (hosting is billed hourly); older quota page: one training job at a time per resource",
+    limits=OPENAI_CAPABILITIES.limits,  # the same fine-tuning API
 )
 
 # Older Azure api-versions reported created/pending (REST reference 2023-12-01-preview; unconfirmed

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from tuneops.basemodels import TunableModel
 from tuneops.options import ProviderOptions
-from tuneops.provider import Capabilities, ProviderConfig
+from tuneops.provider import Capabilities, HyperparameterLimits, ProviderConfig
 from tuneops.providers.openai.adapter import OpenAIProvider
 from tuneops.providers.openai.models import SANDBOX_MODELS
 from tuneops.providers.openai.options import SANDBOX_CONNECTION, SandboxOptions
@@ -29,6 +29,9 @@ SANDBOX_CAPABILITIES = Capabilities(
     credentials=(),
     models=("sandbox-mini", "sandbox-legacy"),
     notes="local stand-in for offline use and tests; nearest-neighbour learner, not an LLM",
+    limits=HyperparameterLimits(seed=(0, 2**31 - 1), epochs=(1, 50), batch_size=(1, 256),
+                                learning_rate_multiplier=(1e-6, 10.0), min_validation_examples=10,
+                                source="the sandbox's own request and file checks"),
 )
 
 

@@ -53,6 +53,20 @@ Staging = Literal["file_id", "dataset", "bucket_uri"]
 
 
 @dataclass(frozen=True)
+class HyperparameterLimits:
+    """Hyperparameter ranges (inclusive) and example minimums a provider accepts; None = not declared
+    (not checked). ``source`` says where the numbers come from."""
+
+    seed: tuple[int, int] | None = None
+    epochs: tuple[int, int] | None = None
+    batch_size: tuple[int, int] | None = None
+    learning_rate_multiplier: tuple[float, float] | None = None
+    learning_rate: tuple[float, float] | None = None
+    min_validation_examples: int | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a provider can do, declared as data so it can be listed, compared and checked offline."""
 
@@ -73,6 +87,8 @@ class Capabilities:
     deprecated: str | None = None
     webhooks: bool = False
     notes: str = ""
+    # Checked by `tuneops validate` before admission (the training minimum is min_examples above).
+    limits: HyperparameterLimits = HyperparameterLimits()
 
 
 @dataclass(frozen=True)

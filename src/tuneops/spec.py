@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tuneops.errors import SpecError
 
@@ -22,25 +22,52 @@ _SECRETISH = re.compile(r"(api[_-]?key|secret|token|password|credential)", re.I)
 _HOSTISH = re.compile(r"(url|endpoint|host)$", re.I)
 
 
+# Bounds on what a spec may hold at all (providers declare their own, narrower limits): deep nesting
+# and long paths crash parsers and file systems, NUL bytes are refused by PostgreSQL.
+MAX_DEPTH = 16
+MAX_PATH_CHARS = 1024
+MAX_NAME_BYTES = 255
+
+
+def _path_ok(p: Path) -> Path:
+    text = str(p)
+    if "\x00" in text:
+        raise ValueError("path contains a NUL byte")
+    if len(text) > MAX_PATH_CHARS:
+        raise ValueError(f"path is {len(text):,} characters long; at most {MAX_PATH_CHARS:,} are allowed")
+    for part in p.parts:
+        if len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+            raise ValueError(f"file or folder name {part[:40]!r}... is longer than {MAX_NAME_BYTES} bytes")
+    return p
+
+
+# Paths are written as TOML strings: the one place a spec value is converted rather than taken as is.
+SpecPath = Annotated[Path, Field(strict=False), AfterValidator(_path_ok)]
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: `epochs = true` is not 1 and `beat_base = "yes"` is not true; inf and NaN are refused.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class ModelSection(_Section):
     """Which base model to tune, at which provider, and the name suffix of the result."""
 
-    provider: str = Field(min_length=1)
-    base: str = Field(min_length=1)
+    provider: str = Field(min_length=1, max_length=64)
+    base: str = Field(min_length=1, max_length=256)
     suffix: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
 
 
 class DataSection(_Section):
     """Training data, and validation data given as a file or as a split of the training file."""
 
-    train: Path
-    validation: Path | None = None
+    train: SpecPath
+    validation: SpecPath | None = None
     validation_split: float | None = Field(default=None, gt=0, lt=0.5)
-    split_seed: int = 0
+    split_seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    # The fraction of validation or eval examples that may also be in the training data before
+    # preflight calls it an error (unset: shared examples are warnings).
+    max_overlap: float | None = Field(default=None, ge=0, le=1)
 
     @model_validator(mode="after")
     def _one_validation_source(self) -> DataSection:
@@ -53,11 +80,11 @@ class HyperparametersSection(_Section):
     """Portable hyperparameters; "auto" lets the provider choose."""
 
     epochs: Annotated[int, Field(ge=1, le=50)] | Auto = "auto"
-    batch_size: Annotated[int, Field(ge=1)] | Auto = "auto"
-    learning_rate_multiplier: Annotated[float, Field(gt=0, le=100)] | Auto = "auto"
-    learning_rate: Annotated[float, Field(gt=0, lt=1)] | None = None
+    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] | Auto = "auto"
+    learning_rate_multiplier: Annotated[float, Field(ge=1e-9, le=100)] | Auto = "auto"
+    learning_rate: Annotated[float, Field(ge=1e-12, lt=1)] | None = None
     beta: Annotated[float, Field(gt=0, le=10)] | Auto = "auto"
-    seed: int | None = None
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = None
 
     @model_validator(mode="after")
     def _one_learning_rate(self) -> HyperparametersSection:
@@ -69,15 +96,15 @@ class HyperparametersSection(_Section):
 class EvalSection(_Section):
     """The eval set a model is scored on, its metrics and the inference settings used to score it."""
 
-    set: Path
+    set: SpecPath
     metrics: list[str] = Field(default_factory=lambda: ["exact_match"], min_length=1)
-    max_tokens: int = Field(default=256, ge=1)
+    max_tokens: int = Field(default=256, ge=1, le=1_000_000)
     temperature: float = Field(default=0.0, ge=0, le=2)
     concurrency: int = Field(default=4, ge=1, le=64)
     # Classification sets: the label set (default: the distinct references of the eval set).
     labels: list[str] = Field(default_factory=list)
     pattern: str | None = None  # the `regex` metric: an answer passes when this pattern is found in it
-    json_schema: Path | None = None  # the `json_schema` metric: a JSON Schema file answers must conform to
+    json_schema: SpecPath | None = None  # the `json_schema` metric: a JSON Schema file answers must conform to
 
     @model_validator(mode="after")
     def _metric_settings(self) -> EvalSection:
@@ -96,11 +123,11 @@ class EvalSection(_Section):
 class PromoteSection(_Section):
     """The gate a candidate must pass before an alias moves to it."""
 
-    alias: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    alias: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")
     metric: str = "exact_match"
-    margin: float = Field(default=0.0, ge=0)
+    margin: float = Field(default=0.0, ge=0, le=1)
     beat_base: bool = False
-    min_examples: int = Field(default=1, ge=1)
+    min_examples: int = Field(default=1, ge=1, le=10_000_000)
 
 
 class RetrainSection(_Section):
@@ -110,16 +137,16 @@ class RetrainSection(_Section):
     cron: str | None = None  # five-field cron in UTC, e.g. "0 3 * * 1"
     # After downtime: "coalesce" fires one catch-up run for all missed slots, "skip" waits for the next.
     misfire: Literal["coalesce", "skip"] = "coalesce"
-    misfire_grace_minutes: float = Field(default=60.0, ge=0)
+    misfire_grace_minutes: float = Field(default=60.0, ge=0, le=527_040)  # a (leap) year
     eval_below: float | None = Field(default=None, ge=0, le=1)
     metric: str | None = None  # default: the [promote] metric, else the first [eval] metric
-    min_eval_examples: int = Field(default=1, ge=1)
+    min_eval_examples: int = Field(default=1, ge=1, le=10_000_000)
     reeval: bool = True  # re-score the alias holder when the eval set file changed
-    new_examples: int | None = Field(default=None, ge=1)
+    new_examples: int | None = Field(default=None, ge=1, le=10**12)
     changed_fraction: float | None = Field(default=None, gt=0, le=1)
-    max_age_days: float | None = Field(default=None, gt=0)
-    shutdown_within_days: float | None = Field(default=None, gt=0)
-    cooldown_hours: float = Field(default=24.0, ge=0)
+    max_age_days: float | None = Field(default=None, gt=0, le=36_600)  # a century
+    shutdown_within_days: float | None = Field(default=None, gt=0, le=36_600)
+    cooldown_hours: float = Field(default=24.0, ge=0, le=87_840)  # ten years
     providers: list[str] = Field(default_factory=list)
 
     @field_validator("cron")
@@ -163,8 +190,9 @@ class NotifySection(_Section):
 class BudgetSection(_Section):
     """Spending limits in US dollars, enforced at admission."""
 
-    per_run_usd: float | None = Field(default=None, ge=0)
-    per_month_usd: float | None = Field(default=None, ge=0)
+    # Up to a billion dollars: micro-dollars stay within a 64-bit integer column.
+    per_run_usd: float | None = Field(default=None, ge=0, le=1e9)
+    per_month_usd: float | None = Field(default=None, ge=0, le=1e9)
 
     @staticmethod
     def _micro(usd: float | None) -> int | None:
@@ -185,7 +213,7 @@ class JobSpec(_Section):
     """One job spec: base model and provider, data, hyperparameters, eval, policy and budget."""
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    description: str = ""
+    description: str = Field(default="", max_length=10_000)
     method: Literal["sft", "dpo"] = "sft"
     model: ModelSection
     data: DataSection
@@ -307,9 +335,66 @@ def _describe(path: tuple[str, ...], errors: list[dict[str, Any]]) -> str:
     msgs = []
     for err in errors:
         msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] in _RANGED and (allowed := _allowed(path)):
+            msg += f" ({allowed})"
         if msg not in msgs:
             msgs.append(msg)
-    return f"{loc}: {' or '.join(msgs)} (got {first.get('input')!r})"
+    got = first.get("input")
+    shown = repr(got) if not isinstance(got, str | dict | list) or len(repr(got)) <= 80 else repr(got)[:77] + "..."
+    return f"{loc}: {' or '.join(msgs)} (got {shown})"
+
+
+def _shape_problems(data: dict[str, Any], text: str) -> list[str]:
+    """Nesting deeper than MAX_DEPTH and NUL bytes, found without recursion (before pydantic sees them)."""
+    problems: list[str] = []
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), data)]
+    while stack and len(problems) < 10:
+        loc, value = stack.pop()
+        if len(loc) > MAX_DEPTH:
+            problems.append(f"{'.'.join(map(str, loc[:3]))}...: nested more than {MAX_DEPTH} levels deep; "
+                            "a job spec needs only a few")
+            continue
+        if type(value) is str and "\x00" in value:
+            line = _find_line(text, loc)
+            problems.append(f"{f'line {line}: ' if line else ''}{'.'.join(map(str, loc))}: contains a NUL byte "
+                            "(\\u0000); remove it")
+        elif type(value) is dict:
+            for k, v in value.items():
+                if "\x00" in k:
+                    problems.append(f"{'.'.join(map(str, loc)) or 'spec'}: a key contains a NUL byte; remove it")
+                stack.append(((*loc, k), v))
+        elif type(value) is list:
+            stack.extend(((*loc, i), v) for i, v in enumerate(value))
+    return problems
+
+
+_RANGED = {"finite_number", "int_type", "float_type", "int_from_float"}
+
+
+def _allowed(path: tuple[str, ...]) -> str:
+    """The allowed range of a numeric field, e.g. "from 0 to 87,840" ("" when it has none)."""
+    import typing
+
+    model: Any = JobSpec
+    info = None
+    for part in path:
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return ""
+        info = fields[part]
+        model = next((a for a in typing.get_args(info.annotation) or (info.annotation,)
+                      if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    if info is None:
+        return ""
+    metas = list(info.metadata)
+    for arg in typing.get_args(info.annotation):
+        metas += [m for a in typing.get_args(arg)[1:] for m in getattr(a, "metadata", [a])]
+    bounds = []
+    for m in metas:
+        for attr, word in (("ge", "from"), ("gt", "above"), ("le", "up to"), ("lt", "below")):
+            if getattr(m, attr, None) is not None:
+                bounds.append(f"{word} {getattr(m, attr):,}")
+    return f"allowed: {' '.join(bounds)}" if bounds else ""
 
 
 def parse(text: str, path: Path) -> JobSpec:
@@ -318,6 +403,11 @@ def parse(text: str, path: Path) -> JobSpec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(str(path), [f"not valid TOML: {exc}"]) from None
+    except RecursionError:
+        raise SpecError(str(path), [f"nested more than {MAX_DEPTH} levels deep; a job spec needs only a few"]) from None
+    shape = _shape_problems(data, text)
+    if shape:
+        raise SpecError(str(path), shape)
     data.setdefault("name", path.stem)
     try:
         return JobSpec.model_validate(data)

@@ -65,7 +65,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "submit": ("runs",), "plan": ("runs",), "sync": ("runs",), "runs": ("runs", "metrics"), "eval": ("evals",),
     "models": ("models",), "history": ("history",), "schedule": ("schedule",), "audit": ("audit",),
     "lineage": ("audit",), "providers": ("providers",), "sandbox": ("sandbox",), "db": ("db",),
-    "webhooks": ("webhooks",),
+    "webhooks": ("webhooks",), "data": ("data",),
 }
 _registered: set[str] = set()
 

@@ -1,7 +1,9 @@
-"""`tuneops validate` and `tuneops estimate`: dataset preflight and cost, side by side per provider."""
+"""`tuneops validate`, `tuneops estimate` and `tuneops data convert`: preflight, cost per provider, and
+other dataset shapes turned into chat JSONL."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -12,12 +14,54 @@ if TYPE_CHECKING:
     from tuneops.datasets.preflight import PreflightReport
 
 _SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+_SEV_TITLE = {"error": "errors", "warning": "warnings", "info": "notes"}
+
+
+data_app = typer.Typer(help="Dataset tools: convert other shapes to chat JSONL.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the validate and estimate commands."""
+    """Add the validate and estimate commands and the data group."""
     app.command("validate")(validate)
     app.command("estimate")(estimate)
+    data_app.command("convert")(convert)
+    app.add_typer(data_app, name="data")
+
+
+def convert(
+    source: Path = typer.Argument(..., help="prompt/completion JSONL, or CSV with text and label columns."),
+    output: Path = typer.Option(..., "--output", "-o", help="The chat JSONL file to write (must not exist)."),
+    system: str = typer.Option(None, "--system", help="A system prompt to put first in every example."),
+    text_column: str = typer.Option("text", "--text-column", help="CSV: the column with the input text."),
+    label_column: str = typer.Option("label", "--label-column", help="CSV: the column with the answer."),
+    prompt_key: str = typer.Option("prompt", "--prompt-key", help="JSONL: the key of the prompt."),
+    completion_key: str = typer.Option("completion", "--completion-key", help="JSONL: the key of the answer."),
+    force: bool = typer.Option(False, "--force", help="Replace the output file if it exists."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Turn prompt/completion JSONL or CSV (text,label) into chat JSONL, reporting what was done."""
+    from rich.markup import escape
+
+    from tuneops.datasets.tochat import MAX_SKIPPED_SHOWN, convert_file
+
+    report = convert_file(source, output, system=system, force=force, text_col=text_column,
+                          label_col=label_column, prompt_key=prompt_key, completion_key=completion_key)
+    if as_json:
+        state.print_json(report.to_dict())
+        return
+    con = state.console()
+    what = f"{report.converted:,} example(s) from {report.shape}"
+    if report.already_chat:
+        what += f", {report.already_chat:,} already in chat form"
+    con.print(f"[green]✓[/] wrote {escape(report.output)}: {what}"
+              + ("; each starts with the system prompt" if report.system else ""), soft_wrap=True)
+    if report.skipped:
+        con.print(f"[yellow]skipped {len(report.skipped):,} line(s)[/]:")
+        for n, reason in report.skipped[:MAX_SKIPPED_SHOWN]:
+            con.print(f"  {escape(report.source)}:{n}: {escape(reason)}", soft_wrap=True)
+        if len(report.skipped) > MAX_SKIPPED_SHOWN:
+            con.print(f"  [dim]… {len(report.skipped) - MAX_SKIPPED_SHOWN:,} more (--json lists every one)[/]")
+    con.print("next: point data.train at it and run `tuneops validate jobs/<name>.toml`")
 
 
 def _providers(value: str | None) -> list[str] | None:
@@ -59,15 +103,17 @@ def validate(
 
 def render_report(report: PreflightReport, max_findings: int = 40) -> None:
     """The compact terminal summary: statistics, histogram, grouped findings, totals."""
+    from rich.markup import escape
     from rich.table import Table
 
-    from tuneops.datasets.findings import grouped
+    from tuneops.datasets.findings import SEVERITIES, grouped
 
     con = state.console()
     tok = report.tokenizer
     exact = "exact" if tok.exact else "[yellow]approximate[/]"
-    con.print(f"[bold]{report.spec}[/]  {report.method} for {', '.join(report.providers)}  "
-              f"model {report.model}  tokens: {tok.used} ({exact})")
+    con.print(f"[bold]{escape(report.spec)}[/]  {report.method} for {', '.join(report.providers)}  "
+              f"model {escape(report.model)}  tokens: {tok.used} ({exact})")
+    _billed(con, report)
     for name, block in _blocks(report):
         t, m = block["tokens"], block["messages"]
         con.print(f"[bold]{name}[/]: {block['examples']:,} examples, {m['total']:,} messages, "
@@ -82,16 +128,23 @@ def render_report(report: PreflightReport, max_findings: int = 40) -> None:
         if block.get("classes"):
             con.print("classes: " + ", ".join(f"{k!r} {v:,}" for k, v in list(block["classes"].items())[:12]))
     shown = 0
-    for code, severity, items in grouped(report.findings):
-        if shown >= max_findings:
-            break
-        style = _SEV_STYLE[severity]
-        con.print(f"[{style}]{severity:<7}[/] {code} ×{len(items):,}", highlight=False)
-        for f in items[:min(5, max_findings - shown)]:
-            con.print(f"  {f}", highlight=False, markup=False, soft_wrap=True)
-            shown += 1
-        if len(items) > 5:
-            con.print(f"  [dim]… {len(items) - 5:,} more[/]")
+    groups = grouped(report.findings)
+    for sev in SEVERITIES:
+        mine = [g for g in groups if g[1] == sev]
+        if not mine:
+            continue
+        n_sev = sum(len(g[2]) for g in mine)
+        con.print(f"[{_SEV_STYLE[sev]}]{_SEV_TITLE[sev]}[/] ({n_sev:,})", highlight=False)
+        for code, _, items in mine:
+            if shown >= max_findings:
+                break
+            con.print(f"  {code} ×{len(items):,}", highlight=False)
+            rows = same_message(items)
+            for text in rows[:min(5, max_findings - shown)]:
+                con.print(f"    {text}", highlight=False, markup=False, soft_wrap=True)
+                shown += 1
+            if len(rows) > 5:
+                con.print(f"    [dim]… {len(rows) - 5:,} more[/]")
     total = len(report.findings)
     if total > shown:
         con.print(f"[dim]{total - shown:,} more findings not shown; --json lists every one[/]")
@@ -99,8 +152,45 @@ def render_report(report: PreflightReport, max_findings: int = 40) -> None:
     mark = "[bold red]✗[/]" if c["error"] else "[green]✓[/]"
     hits, misses = report.cache.get("hits", 0), report.cache.get("misses", 0)
     cached = f"; {hits / (hits + misses):.0%} from cache" if hits + misses and hits else ""
-    con.print(f"{mark} {c['error']:,} error(s), {c['warning']:,} warning(s), {c['info']:,} info "
+    approx = "" if tok.exact else (f"; [yellow]token counts approximate ({tok.used}"
+                                   + (", 4 bytes per token: no BPE encoding available" if tok.used == "bytes/4" else "")
+                                   + ")[/]")
+    con.print(f"{mark} {c['error']:,} error(s), {c['warning']:,} warning(s), {c['info']:,} info{approx} "
               f"[dim](checked in {report.elapsed_s:.2f}s{cached})[/]")
+
+
+def same_message(items: list[Any]) -> list[str]:
+    """Findings of one kind as lines of text, those repeating one message on many lines folded into one
+    (``file:3, 8, 12 (+40 more lines): field: message``)."""
+    by: dict[tuple[str, str | None, str], list[int]] = {}
+    loose = []
+    for f in items:
+        if f.line is None:
+            loose.append(str(f))
+        else:
+            by.setdefault((f.file, f.field, f.message), []).append(f.line)
+    out = loose
+    for (file, fld, message), lines in by.items():
+        where = ", ".join(map(str, lines[:3])) + (f" (+{len(lines) - 3:,} more lines)" if len(lines) > 3 else "")
+        out.append(f"{file}:{where}:{f' {fld}:' if fld else ''} {message}")
+    return out
+
+
+def _billed(con: Any, report: PreflightReport) -> None:
+    """Billed tokens per epoch and in total for each provider (the capped figure providers charge)."""
+    from tuneops import economics
+    from tuneops import spec as specmod
+
+    try:
+        job = specmod.load(report.spec, check_files=False, check_provider=False).spec
+    except Exception:  # the spec was loaded a moment ago; a race with an editor only loses this line
+        return
+    per_epoch = report.tokens
+    parts = []
+    for p in report.providers:
+        est = economics.estimate(job.with_provider(p), per_epoch, report.examples, p)
+        parts.append(f"{p}: {per_epoch:,} per epoch × {est.epochs} = {est.trained_tokens:,}")
+    con.print(f"billed training tokens: {'; '.join(parts)}", highlight=False, soft_wrap=True)
 
 
 def _blocks(report: PreflightReport) -> list[tuple[str, dict[str, Any]]]:
@@ -110,6 +200,8 @@ def _blocks(report: PreflightReport) -> list[tuple[str, dict[str, Any]]]:
     out = [("train", stats["train"])]
     if "validation" in stats:
         out.append(("validation", stats["validation"]))
+    if "eval" in stats:
+        out.append(("eval", stats["eval"]))
     return out
 
 

@@ -50,6 +50,9 @@ def run_dict(run: Any) -> dict[str, Any]:
     """A run as JSON-able data (the shape of every --json listing of runs)."""
     data = run.model_dump(exclude={"spec_json", "raw_job", "lease_owner", "lease_expires_at"})
     data["spec"] = json.loads(run.spec_json)
+    from tuneops.datasets.billing import estimate_vs_actual
+
+    data["estimate_vs_actual"] = estimate_vs_actual(run)
     return data
 
 

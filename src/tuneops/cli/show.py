@@ -28,6 +28,9 @@ def show_run(store: Store, run_id: str, *, events: int = 15, as_json: bool = Fal
                                 "metrics": json.loads(c.metrics) if c.metrics else {}} for c in checkpoints]
         state.print_json(data)
         return
+    from tuneops.datasets.billing import estimate_vs_actual
+
+    truth = estimate_vs_actual(run)
     out = state.console()
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -39,8 +42,8 @@ def show_run(store: Store, run_id: str, *, events: int = 15, as_json: bool = Fal
         ("provider job", run.provider_job_id or "-"), ("model", run.model_id or "-"),
         ("data", f"{run.train_examples} examples, {run.train_tokens} tokens/epoch, "
                  f"sha256 {run.train_sha256[:12]}"),
-        ("trained tokens", str(run.trained_tokens) if run.trained_tokens is not None else "-"),
-        ("estimate / cost", f"{render.usd(run.estimate_microusd)} / {render.usd(run.cost_microusd)}"),
+        ("trained tokens", _versus(truth["tokens"], lambda v: f"{v:,}")),
+        ("dollars", _versus(truth["microusd"], render.usd)),
         ("trigger", f"{run.trigger} by {run.actor}"),
         ("created", render.when(run.created_at)), ("finished", render.when(run.finished_at)),
     ]
@@ -66,3 +69,11 @@ def show_run(store: Store, run_id: str, *, events: int = 15, as_json: bool = Fal
         out.print(f"\n[bold]last {len(recent)} events[/]")
         for e in recent:
             out.print(f"  {render.when(e.at)}  [dim]{e.kind:8}[/] {e.message}")
+
+
+def _versus(pair: dict, fmt) -> str:  # type: ignore[no-untyped-def]
+    """``estimated X, actual Y (+1.2%)``; "-" for a figure not known yet."""
+    est = "-" if pair["estimated"] is None else fmt(pair["estimated"])
+    act = "-" if pair["actual"] is None else fmt(pair["actual"])
+    diff = "" if pair["difference"] is None else f" ({pair['difference']:+.1%})"
+    return f"estimated {est}, actual {act}{diff}"

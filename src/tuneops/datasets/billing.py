@@ -7,6 +7,8 @@ second way of counting.
 
 from __future__ import annotations
 
+from typing import Any
+
 from tuneops.datasets.checks import UNUSABLE, ExampleChecker
 from tuneops.datasets.tokens import TokenCounter, for_model
 
@@ -26,3 +28,28 @@ def billed_tokens(data: bytes, model: str) -> int:
             if r.kind != UNUSABLE:
                 total += r.tokens if limit is None else min(r.tokens, limit)
     return total
+
+
+def estimate_vs_actual(run: Any) -> dict[str, Any]:
+    """A run's estimated and actual trained tokens and dollars (actuals None until the provider says).
+
+    The estimate is what admission computed: tokens per epoch (from preflight) x the epochs the spec
+    asks for or the provider's "auto" rule gives."""
+    import json
+
+    from tuneops.economics import epochs_for
+
+    try:
+        requested = json.loads(run.spec_json).get("hyperparameters", {}).get("epochs", "auto")
+    except (ValueError, AttributeError):
+        requested = "auto"
+    epochs, _, _ = epochs_for(run.provider, run.base_model, run.train_examples, requested)
+    estimated = run.train_tokens * epochs
+    actual = run.trained_tokens
+
+    def off(a: int | None, e: int | None) -> float | None:
+        return None if a is None or not e else round((a - e) / e, 4)
+
+    return {"tokens": {"estimated": estimated, "actual": actual, "difference": off(actual, estimated)},
+            "microusd": {"estimated": run.estimate_microusd, "actual": run.cost_microusd,
+                         "difference": off(run.cost_microusd, run.estimate_microusd)}}

@@ -12,6 +12,7 @@ import contextlib
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 from xxhash import xxh3_128_digest
@@ -181,3 +182,59 @@ class SnapshotCache:
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()
             self._db = None
+
+
+class PendingCache:
+    """A SnapshotCache whose writes wait for the verdict: ``close(keep=False)`` drops them, so a
+    refused input leaves ``.tuneops/`` as it was (no cache file is even created for it)."""
+
+    def __init__(self, directory: Path | None):
+        self.directory = directory
+        self.path = None if directory is None else Path(directory) / FILENAME
+        exists = self.path is not None and self.path.is_file()
+        self._reads = SnapshotCache(directory if exists else None)
+        self._want = directory is not None
+        self._rows: list[tuple[list[tuple[bytes, ExampleResult]], str]] = []
+        self._checkpoints: list[tuple[Any, ...]] = []
+
+    @property
+    def enabled(self) -> bool:
+        """True while results can be remembered (reads come from an existing cache only)."""
+        return self._want and (self._reads.enabled or self._reads.path is None)
+
+    @property
+    def problem(self) -> str | None:
+        """Why the cache could not be used, if it could not."""
+        return self._reads.problem
+
+    def get_many(self, keys: Sequence[bytes], ctx: str) -> dict[bytes, ExampleResult]:
+        """Cached results for those of ``keys`` that are present."""
+        return self._reads.get_many(keys, ctx)
+
+    def get_checkpoint(self, path: str, ctx: str) -> tuple[int, bytes, list[int], bytes, bytes] | None:
+        """The last scan state saved for a file."""
+        return self._reads.get_checkpoint(path, ctx)
+
+    def put_many(self, rows: Iterable[tuple[bytes, ExampleResult]], ctx: str) -> None:
+        """Hold results until ``close``."""
+        if self._want:
+            self._rows.append((list(rows), ctx))
+
+    def put_checkpoint(self, *args: Any) -> None:
+        """Hold a scan state until ``close``."""
+        if self._want:
+            self._checkpoints.append(args)
+
+    def close(self, keep: bool = True) -> None:
+        """Write what was held (``keep``) or drop it, and close."""
+        self._reads.close()
+        if keep and self._want and (self._rows or self._checkpoints):
+            cache = SnapshotCache(self.directory)
+            for rows, ctx in self._rows:
+                cache.put_many(rows, ctx)
+            for args in self._checkpoints:
+                cache.put_checkpoint(*args)
+            self._reads.problem = self._reads.problem or cache.problem
+            cache.close()
+        self._rows.clear()
+        self._checkpoints.clear()

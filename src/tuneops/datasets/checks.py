@@ -34,10 +34,12 @@ from tuneops.datasets.shapes import (
     content_problem,
     declared_tool_names,
     dumps_text,
+    duplicate_keys,
     jtype,
     loc,
     parse_problem,
     part_text,
+    repeated_phrase,
     role_problem,
     unanswered,
 )
@@ -45,7 +47,7 @@ from tuneops.datasets.tokens import TokenCounter
 from tuneops.datasets.tooltokens import constants_for, tool_tokens
 
 # Bump whenever a check changes, so cached results from older checks are not reused.
-CHECK_VERSION = 3
+CHECK_VERSION = 4
 
 CHAT, PREFERENCE, UNUSABLE = 1, 2, 0
 LABEL_MAX_CHARS = 64
@@ -118,7 +120,7 @@ class ExampleChecker:
                 results.append(_unusable(parse_problem(record.raw, record.exc)))
                 continue
             try:
-                results.append(self._check_record(record))
+                results.append(self._check_record(record, raws[len(results)]))
             except Exception as exc:  # a checker bug must not stop the scan; report it on the line
                 results.append(_unusable(("error", "internal.error", None,
                                           f"preflight could not check this line ({type(exc).__name__}: {exc}); "
@@ -126,17 +128,28 @@ class ExampleChecker:
         self.counter.end_batch()
         return results
 
-    def _check_record(self, record: Any) -> ExampleResult:
+    def _check_record(self, record: Any, raw: bytes = b"") -> ExampleResult:
         if type(record) is not dict:
             return _unusable(("error", "json.not_object", None,
                               f"each line must be a JSON object; got {jtype(record)}"))
         if "messages" in record:
-            return self._chat(record)
+            result = self._chat(record)
+            msgs = record["messages"]
+            n = len(msgs) if type(msgs) is list else 0
+            # A repeated key is silently collapsed by every JSON parser; a cheap count says when to look.
+            if raw.count(b'"role"') > n or raw.count(b'"content"') > n or raw.count(b'"messages"') > 1:
+                dups = duplicate_keys(raw)
+                if dups:
+                    item = ("warning", "json.duplicate_key", None,
+                            f"duplicate key{'s' if len(dups) > 1 else ''} {', '.join(map(repr, dups[:5]))} in one "
+                            "object: only the last value is kept")
+                    result = result._replace(findings=(*result.findings, item))
+            return result
         if "input" in record or "preferred_output" in record or "non_preferred_output" in record:
             return self._preference(record)
         keys = ", ".join(sorted(record)[:6]) or "none"
-        hint = (' prompt/completion pairs are written as {"messages": [user, assistant]}'
-                if "prompt" in record or "completion" in record else "")
+        hint = (" this is prompt/completion data: `tuneops data convert FILE -o chat.jsonl` turns it into chat "
+                "examples" if "prompt" in record or "completion" in record else "")
         return _unusable(("error", "format.unknown", None,
                           f"not a chat example (needs messages) or a preference example (needs input, "
                           f"preferred_output, non_preferred_output); keys: {keys}.{hint}"))
@@ -318,6 +331,9 @@ class ExampleChecker:
                     if open_calls:
                         unanswered(open_calls, loc(prefix, i, output), out)
                     if role == "assistant":
+                        if len(content) > 400 and (rep := repeated_phrase(content)):
+                            out.append(("warning", "content.repetition", loc(prefix, i, output) + ".content",
+                                        f"the reply repeats {rep[0]!r} {rep[1]:,} times (degenerate output?)"))
                         if not seen_other and not output:
                             out.append(("warning", "order.first_not_user", loc(prefix, i, output) + ".role",
                                         "the conversation starts with assistant, not user"))
@@ -376,6 +392,9 @@ class ExampleChecker:
                     out.append(("warning", "message.special_token", loc(prefix, i, output) + ".content",
                                 f"content contains special-token text {special.group(0)!r}; "
                                 "it is trained as plain text"))
+                if role == "assistant" and len(content) > 400 and (rep := repeated_phrase(content)):
+                    out.append(("warning", "content.repetition", loc(prefix, i, output) + ".content",
+                                f"the reply repeats {rep[0]!r} {rep[1]:,} times (degenerate output?)"))
                 text = content
             else:
                 text = content_problem(m, role, content, loc(prefix, i, output), out)

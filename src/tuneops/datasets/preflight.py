@@ -17,16 +17,18 @@ from typing import Any
 
 from xxhash import xxh3_128
 
+from tuneops.datasets import evalcheck
 from tuneops.datasets import limits as limits_mod
 from tuneops.datasets import tokens as tokens_mod
-from tuneops.datasets.cache import SnapshotCache, default_dir
+from tuneops.datasets.cache import PendingCache, SnapshotCache, default_dir
 from tuneops.datasets.checks import CHAT, CHECK_VERSION, PREFERENCE, ExampleChecker
 from tuneops.datasets.findings import Finding, counts, sort_key
 from tuneops.datasets.limits import RECOMMENDED_GOOD, RECOMMENDED_MIN, ProviderLimits
-from tuneops.datasets.reader import LineReader, line_key
+from tuneops.datasets.reader import MAX_LINE_BYTES, LineReader, line_cap, line_key
 from tuneops.datasets.split import split_indexes
 from tuneops.datasets.stats import FileAggregate
 from tuneops.datasets.tokens import TokenCounter, Tokenizer
+from tuneops.datasets.values import SpecLocator, provider_value_findings
 from tuneops.spec import LoadedSpec
 
 __all__ = ["Finding", "PreflightReport", "preflight", "scan"]
@@ -96,7 +98,7 @@ class PreflightReport:
 
 
 def scan(path: Path, label: str, agg: FileAggregate, checker: ExampleChecker, cache: SnapshotCache,
-         ctx: str, tally: dict[str, int], *, checkpoint: bool = False) -> None:
+         ctx: str, tally: dict[str, int], *, checkpoint: bool = False, max_line_bytes: int = MAX_LINE_BYTES) -> None:
     """Stream one file through the checks into ``agg`` (cache hits skip parsing and tokenizing).
 
     With ``checkpoint``, the state at the end of the file is saved; a later scan of the same file
@@ -118,7 +120,8 @@ def scan(path: Path, label: str, agg: FileAggregate, checker: ExampleChecker, ca
                 tally["resumed_lines"] = reader_state[1]
             else:
                 hasher = xxh3_128()
-    reader = LineReader(path, label, agg.findings, hasher=hasher, resume=resume)  # type: ignore[arg-type]
+    reader = LineReader(path, label, agg.findings, hasher=hasher, resume=resume,  # type: ignore[arg-type]
+                        max_line_bytes=max_line_bytes)
     batch: list[tuple[int, bytes]] = []
     for item in reader:
         batch.append(item)
@@ -193,11 +196,14 @@ def _provider_names(loaded: LoadedSpec, providers: list[str] | None, given: Mapp
 
 
 def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_dir: Path | None = None,
-              use_cache: bool = True, capabilities: Mapping[str, Any] | None = None) -> PreflightReport:
+              use_cache: bool = True, capabilities: Mapping[str, Any] | None = None,
+              keep_refused: bool = True) -> PreflightReport:
     """Check the spec's data for each provider (default: the spec's own) and count its tokens.
 
     ``capabilities`` maps provider names to the ``Capabilities`` of adapters already in hand (they win
-    over the installed ones and the documented table)."""
+    over the installed ones and the documented table). With ``keep_refused=False`` (admission), data
+    with errors leaves nothing behind, not even cached check results; `tuneops validate` keeps them so
+    re-checking a large file while fixing it costs only the changed lines."""
     started = time.perf_counter()
     spec = loaded.spec
     given = dict(capabilities or {})
@@ -207,26 +213,50 @@ def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_d
     formats = sorted({lim.data_format for lim in lims.values()})
     checker = ExampleChecker(TokenCounter(tokenizer), formats)
     ctx = f"v{CHECK_VERSION}|{tokenizer.cache_id}|{','.join(formats)}"
-    cache = SnapshotCache(cache_dir if cache_dir is not None else default_dir()) if use_cache \
-        else SnapshotCache(None)
+    # Results are remembered only for accepted data: a refused input leaves .tuneops/ untouched.
+    cache = PendingCache(cache_dir if cache_dir is not None else default_dir()) if use_cache \
+        else PendingCache(None)
     tally = {"hits": 0, "misses": 0}
     kind = PREFERENCE if spec.method == "dpo" else CHAT
     model = spec.model.base
 
     train_path = loaded.resolve(spec.data.train)
     train = FileAggregate(_label(loaded, spec.data.train), kind)
-    scan(train_path, train.label, train, checker, cache, ctx, tally, checkpoint=True)
+    cap = line_cap(tokenizer.limit)
+    scan(train_path, train.label, train, checker, cache, ctx, tally, checkpoint=True, max_line_bytes=cap)
     train.finish(tokenizer.limit, tokenizer.limit_source, model)
     val = None
     val_path = None
     if spec.data.validation is not None:
         val_path = loaded.resolve(spec.data.validation)
         val = FileAggregate(_label(loaded, spec.data.validation), kind, other=train)
-        scan(val_path, val.label, val, checker, cache, ctx, tally)
+        scan(val_path, val.label, val, checker, cache, ctx, tally, max_line_bytes=cap)
         val.finish(tokenizer.limit, tokenizer.limit_source, model)
-    cache.close()
+        if val.examples == 0 and not val.unusable:
+            val.findings.append(Finding("warning", "validation.empty", val.label, None, "data.validation",
+                                        "the validation file has no examples; remove data.validation or add some"))
+    ev = None
+    if spec.eval is not None:
+        # The eval set is read like the training data (same findings), and must not share its examples.
+        against = [(train, "training", "overlap.train_eval")]
+        if val is not None:
+            against.append((val, "validation", "overlap.validation_eval"))
+        ev = FileAggregate(_label(loaded, spec.eval.set), CHAT, role="eval", against=against)
+        scan(loaded.resolve(spec.eval.set), ev.label, ev, checker, cache, ctx, tally, max_line_bytes=cap)
+        ev.finish(tokenizer.limit, tokenizer.limit_source, model)
 
+    at = SpecLocator(loaded)
     findings = train.findings + (val.findings if val else [])
+    for agg, path in ((train, train_path), (val, val_path)):
+        if agg is not None and path is not None and path.suffix.lower() in (".csv", ".tsv") and not agg.examples:
+            findings.append(Finding("error", "format.csv", agg.label, None, None,
+                                    "this is a CSV file, not JSONL: `tuneops data convert FILE -o chat.jsonl` "
+                                    "turns text,label rows into chat examples"))
+    findings += evalcheck.spec_findings(loaded, at)
+    if ev is not None:
+        findings += ev.findings + evalcheck.line_findings(loaded.resolve(spec.eval.set), ev.label)
+        findings += evalcheck.set_findings(loaded, ev, train, at)
+    findings += evalcheck.leakage_findings([a for a in (val, ev) if a is not None], spec.data.max_overlap)
     stats: dict[str, Any] = {"train": train.stats(tokenizer.limit)}
     train_idx: list[int] | None = None
     val_lines: frozenset[int] | None = None
@@ -242,6 +272,8 @@ def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_d
                                     f"{train.examples} example(s) are too few to split; no validation set"))
     if val is not None:
         stats["validation"] = val.stats(tokenizer.limit)
+    if ev is not None:
+        stats["eval"] = ev.stats(tokenizer.limit)
 
     block = stats["split"]["train"] if train_idx is not None else stats["train"]
     n_train = block["examples"]
@@ -253,9 +285,12 @@ def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_d
     for name, lim in lims.items():
         findings += _provider_findings(name, lim, spec.method, train, train_path, n_train, n_val,
                                        val.label if val else train.label)
+        caps = given.get(name) if name in given else limits_mod._capabilities(name)
+        findings += provider_value_findings(loaded, name, caps, n_train, n_val, at)
     findings += _tokenizer_findings(train.label, tokenizer)
     findings += _base_model_findings(str(loaded.path), names, model, spec.method)
     _name_providers(findings, lims)
+    cache.close(keep=keep_refused or not any(f.severity == "error" for f in findings))
     if cache.problem:
         findings.append(Finding("info", "cache.disabled", train.label, None, None, cache.problem))
     findings.sort(key=sort_key)

@@ -30,8 +30,18 @@ def line_key(raw: bytes) -> bytes:
     return xxh3_128_digest(raw)
 
 
-# A single line longer than this is reported and skipped instead of being held in memory.
-MAX_LINE_BYTES = int(os.environ.get("TUNEOPS_MAX_LINE_BYTES", 64 * 1024 * 1024))
+# A single line longer than this is reported and skipped instead of being held in memory. The
+# longest training context any provider documents is 131,072 tokens (a few hundred KB of text); a
+# model's own limit narrows it further (``line_cap``).
+MAX_LINE_BYTES = int(os.environ.get("TUNEOPS_MAX_LINE_BYTES", 8 * 1024 * 1024))
+BYTES_PER_TOKEN_CAP = 32  # no realistic text averages more bytes per token
+
+
+def line_cap(token_limit: int | None) -> int:
+    """Bytes above which one line cannot be an example a model with ``token_limit`` trains on whole."""
+    if token_limit is None:
+        return MAX_LINE_BYTES
+    return min(MAX_LINE_BYTES, max(1024 * 1024, BYTES_PER_TOKEN_CAP * token_limit))
 
 _BOM8 = b"\xef\xbb\xbf"
 _BOM16 = (b"\xff\xfe", b"\xfe\xff")
@@ -144,4 +154,5 @@ class LineReader:
                 break
         self.ends_with_newline = True
         self._add("error", "file.line_too_long", lineno,
-                  f"line is {size:,} bytes, over the {self.max_line_bytes:,}-byte limit of one example (skipped)")
+                  f"line is at least {size:,} bytes, over the {self.max_line_bytes:,}-byte limit of one example "
+                  "(refused without parsing; split it or remove it)")

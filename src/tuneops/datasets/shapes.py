@@ -78,9 +78,55 @@ def parse_problem(raw: bytes, exc: Exception) -> Item:
     if b"\x00" in raw:
         return ("error", "encoding.nul", None, "line contains NUL bytes (UTF-16 or binary data?)")
     msg = getattr(exc, "msg", str(exc))
-    col = getattr(exc, "colno", None)
-    at = f" at column {col}" if col else ""
-    return ("error", "json.invalid", None, f"not valid JSON: {msg}{at}")
+    pos = getattr(exc, "pos", None)
+    if pos is None:
+        return ("error", "json.invalid", None, f"not valid JSON: {msg}")
+    # The parser counts the line ending as a new line: a line cut short would read "line 2, column 1".
+    text = raw.decode("utf-8", "replace").rstrip("\r\n")
+    if pos >= len(text):
+        return ("error", "json.invalid", None,
+                f"not valid JSON: the line ends at column {len(text) + 1} before the JSON value does (truncated?)")
+    return ("error", "json.invalid", None, f"not valid JSON: {msg} at column {pos + 1}")
+
+
+def repeated_phrase(text: str) -> tuple[str, int] | None:
+    """A phrase that one long reply repeats many times, and how often (None for ordinary text).
+
+    In a text that is one phrase over and over, a window from the middle recurs one phrase length
+    later; in prose it does not recur at all. ``str.find`` and ``str.count`` run at memory speed.
+    """
+    n = len(text)
+    mid = n // 2
+    window = text[mid:mid + 16]
+    j = text.find(window, mid + 1)
+    if j < 0 or j - mid > 400:
+        return None
+    phrase = text[mid:j]
+    count = text.count(phrase)
+    if count >= 50 and count * len(phrase) >= n // 4:
+        return phrase, count
+    return None
+
+
+def duplicate_keys(raw: bytes) -> list[str]:
+    """Keys that appear twice in one JSON object of the line (JSON parsers keep only the last value)."""
+    import json
+
+    found: list[str] = []
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen and k not in found:
+                found.append(k)
+            seen.add(k)
+        return dict(pairs)
+
+    try:
+        json.loads(raw, object_pairs_hook=hook)
+    except (ValueError, RecursionError):
+        return []
+    return found
 
 
 def part_text(value: Any) -> str:

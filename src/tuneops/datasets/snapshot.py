@@ -105,7 +105,7 @@ def build_snapshot(loaded: LoadedSpec, provider: Provider, staging_dir: Path, *,
     name = getattr(provider, "name", loaded.spec.model.provider)
     if report is None:
         caps = getattr(provider, "capabilities", None)
-        report = preflight(loaded, [name], cache_dir=cache_dir,
+        report = preflight(loaded, [name], cache_dir=cache_dir, keep_refused=False,
                            capabilities={name: caps} if caps is not None else None)
     if not report.ok:
         raise dataset_error(report, name)

@@ -23,10 +23,15 @@ _MAX_LABELS = 1000  # more distinct short replies than this is not classificatio
 class FileAggregate:
     """Everything preflight keeps about one file while streaming it."""
 
-    def __init__(self, label: str, expected_kind: int, other: FileAggregate | None = None):
+    def __init__(self, label: str, expected_kind: int, other: FileAggregate | None = None, *,
+                 role: str = "validation", against: list[tuple[FileAggregate, str, str]] | None = None):
         self.label = label
         self.expected_kind = expected_kind
         self.other = other  # the training file, when this is the validation file (overlap check)
+        self.role = role  # what this file is: "training", "validation" or "eval"
+        # Files this one must not share examples with: (aggregate, its role, finding code).
+        self.against = list(against or ([(other, "training", "overlap.validation")] if other is not None else []))
+        self.overlap_lines: dict[str, list[tuple[int, int]]] = {}
         self.findings: list[Finding] = []
         self.lines = array("I")
         self.tokens = array("q")
@@ -40,6 +45,12 @@ class FileAggregate:
         self.label_first: dict[str, int] = {}
         self.spellings: dict[str, set[str]] = {}
         self.too_many_labels = False
+        # Per example (same index as lines): the id of its normalized label in label_order, -1 for none;
+        # per-split class counts come from these. Labels are shown as first written (case kept).
+        self.label_ids = array("i")
+        self.label_order: list[str] = []
+        self.label_id_of: dict[str, int] = {}
+        self.label_display: dict[str, str] = {}
         self.sys_lines = array("I")
         self.nosys_lines = array("I")
         self.systems: Counter[int] = Counter()
@@ -94,21 +105,30 @@ class FileAggregate:
                                              "case, surrounding spaces and the system prompt)"))
             else:
                 self.near_first[r.near] = line
-        if self.other is not None:
+        if self.against:
             self._overlap(line, exact, r.near)
+        lid = -1
         if r.label is not None and not self.too_many_labels:
             norm = " ".join(r.label.casefold().split())
             self.labels[norm] += 1
             if norm not in self.label_first:
                 self.label_first[norm] = line
                 self.spellings[norm] = {r.label}
+                self.label_display[norm] = r.label
+                self.label_id_of[norm] = len(self.label_order)
+                self.label_order.append(norm)
             elif len(self.spellings[norm]) < 5:
                 self.spellings[norm].add(r.label)
+            lid = self.label_id_of[norm]
             if len(self.labels) > _MAX_LABELS:
                 self.too_many_labels = True
                 self.labels.clear()
                 self.label_first.clear()
                 self.spellings.clear()
+                self.label_display.clear()
+                self.label_id_of.clear()
+                self.label_order.clear()
+        self.label_ids.append(lid)
         if r.system is None:
             self.nosys_lines.append(line)
         else:
@@ -116,22 +136,24 @@ class FileAggregate:
             self.systems[r.system] += 1
 
     def _overlap(self, line: int, exact: int, near: int) -> None:
-        other = self.other
-        assert other is not None
-        where = other.exact_first.get(exact)
-        how = "exact copy"
-        if where is None:
-            where = other.near_first.get(near)
-            how = "near-duplicate"
-        if where is not None:
-            self.overlaps += 1
-            self.findings.append(Finding("warning", "overlap.validation", self.label, line, None,
-                                         f"{how} of training line {where}: validation examples should not be "
-                                         "in the training data"))
+        for other, role, code in self.against:
+            where = other.exact_first.get(exact)
+            how = "exact copy"
+            if where is None:
+                where = other.near_first.get(near)
+                how = "near-duplicate"
+            if where is None:
+                continue
+            if other is self.other:
+                self.overlaps += 1
+            self.overlap_lines.setdefault(code, []).append((line, where))
+            self.findings.append(Finding("warning", code, self.label, line, None,
+                                         f"{how} of {role} line {where} ({other.label}): {self.role} examples "
+                                         f"should not be in the {role} data"))
 
     # -- checkpoints (resume a scan of a file that only grew) ---------------------------------------
 
-    _ARRAYS = ("lines", "tokens", "trainable", "messages", "near", "exact", "sys_lines", "nosys_lines")
+    _ARRAYS = ("lines", "tokens", "trainable", "messages", "near", "exact", "sys_lines", "nosys_lines", "label_ids")
 
     def dump(self) -> tuple[bytes, bytes]:
         """The state after the lines added so far: (JSON metadata, packed arrays)."""
@@ -141,6 +163,7 @@ class FileAggregate:
             "labels": list(self.labels.items()), "label_first": list(self.label_first.items()),
             "spellings": [[k, sorted(v)] for k, v in self.spellings.items()],
             "too_many_labels": self.too_many_labels, "systems": list(self.systems.items()),
+            "label_order": self.label_order, "label_display": self.label_display,
             "counts": [self.unusable, self.with_errors, self.exact_dups, self.near_dups, self.overlaps],
             "findings": [[f.severity, f.code, f.line, f.field, f.message] for f in self.findings],
         }
@@ -159,6 +182,9 @@ class FileAggregate:
         self.label_first.update(dict(meta["label_first"]))
         self.spellings.update({k: set(v) for k, v in meta["spellings"]})
         self.too_many_labels = meta["too_many_labels"]
+        self.label_order.extend(meta["label_order"])
+        self.label_id_of.update({k: i for i, k in enumerate(self.label_order)})
+        self.label_display.update(meta["label_display"])
         self.systems.update(dict(meta["systems"]))
         self.unusable, self.with_errors, self.exact_dups, self.near_dups, self.overlaps = meta["counts"]
         label = self.label
@@ -201,19 +227,34 @@ class FileAggregate:
                                 f"has a system prompt, while {without:,} other examples have none"))
         self._class_balance()
 
-    def classes(self) -> dict[str, int] | None:
-        """Per-class counts when the data is classification-style (final replies from a small set)."""
-        n = self.examples
-        labeled = sum(self.labels.values())
-        distinct = len(self.labels)
-        if self.too_many_labels or n < 20 or labeled < 0.9 * n or not 1 <= distinct <= min(50, max(2, n // 5)):
+    def _norm_classes(self, include: list[int] | None = None) -> dict[str, int] | None:
+        if self.too_many_labels:
             return None
-        return dict(self.labels.most_common())
+        if include is None:
+            n, counts = self.examples, self.labels
+        else:
+            n = len(include)
+            ids = Counter(self.label_ids[i] for i in include)
+            ids.pop(-1, None)
+            counts = Counter({self.label_order[i]: c for i, c in ids.items()})
+        labeled = sum(counts.values())
+        distinct = len(counts)
+        if n < 20 or labeled < 0.9 * n or not 1 <= distinct <= min(50, max(2, n // 5)):
+            return None
+        return dict(counts.most_common())
+
+    def classes(self, include: list[int] | None = None) -> dict[str, int] | None:
+        """Per-class counts (of the ``include`` examples, default all) when the data is classification-style
+        (final replies from a small set); each class as first written."""
+        norm = self._norm_classes(include)
+        return None if norm is None else {self.label_display.get(k, k): v for k, v in norm.items()}
 
     def _class_balance(self) -> None:
-        classes = self.classes()
-        if not classes:
+        norm = self._norm_classes()
+        if not norm:
             return
+        show = self.label_display.get
+        classes = {show(k, k): v for k, v in norm.items()}
         add = self.findings.append
         if len(classes) == 1:
             (only, count), = classes.items()
@@ -232,14 +273,14 @@ class FileAggregate:
             add(Finding("info", "label.classes", self.label, None, "assistant reply",
                         f"classification-style data with {len(classes)} classes ({summary})"))
         for k, ways in self.spellings.items():
-            if len(ways) > 1 and k in classes:
+            if len(ways) > 1 and k in norm:
                 add(Finding("warning", "label.variants", self.label, None, "assistant reply",
-                            f"class {k!r} is written {len(ways)} ways ({', '.join(map(repr, sorted(ways)))}); "
-                            "the model learns each spelling separately"))
-        rare = [k for k, v in classes.items() if v < 5]
+                            f"class {show(k, k)!r} is written {len(ways)} ways "
+                            f"({', '.join(map(repr, sorted(ways)))}); the model learns each spelling separately"))
+        rare = [k for k, v in norm.items() if v < 5]
         for k in rare[:20]:
             add(Finding("warning", "label.rare", self.label, self.label_first.get(k), "assistant reply",
-                        f"class {k!r} has only {classes[k]} example(s)"))
+                        f"class {show(k, k)!r} has only {norm[k]} example(s)"))
 
     # -- statistics ---------------------------------------------------------------------------------
 
@@ -262,7 +303,7 @@ class FileAggregate:
             "tokens": {"total": sum(tokens), "billed_per_epoch": billed,
                        "trainable": trainable, **_dist(tokens)},
             "histogram": histogram(tokens),
-            "classes": self.classes(),
+            "classes": self.classes(include),
             "system_prompts": {"with": len(self.sys_lines), "without": len(self.nosys_lines),
                                "distinct": len(self.systems)},
             "duplicates": {"exact": self.exact_dups, "near": self.near_dups},

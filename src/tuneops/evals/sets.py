@@ -95,6 +95,12 @@ def _example(position: int, lineno: int, record: Any) -> EvalExample | str:
     return EvalExample(position, lineno, tuple(prompt), reference, tuple(tools))
 
 
+def example_problem(record: Any) -> str | None:
+    """What makes one parsed eval-set line unusable (None when it is a usable example)."""
+    result = _example(0, 0, record)
+    return result if isinstance(result, str) else None
+
+
 def load_set(path: Path | str) -> EvalSet:
     """Read an eval set; every malformed line is reported with its number, and nothing is returned."""
     path = Path(path)

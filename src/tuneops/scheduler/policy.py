@@ -179,6 +179,9 @@ def load_policies(jobs_dir: Path, cache: LocalCache,
             policy = from_spec(specmod.load(key, check_files=False, check_provider=False), known)
         except SpecError as exc:
             policy = JobPolicy(name=Path(key).stem, path=key, error=str(exc))
+        except Exception as exc:  # one spec the loader cannot take must not stop the tick for every job
+            policy = JobPolicy(name=Path(key).stem, path=key,
+                               error=f"{key}: cannot be loaded ({type(exc).__name__}: {exc}); fix the spec")
         memo[key] = (size, mtime_ns, policy)
         fresh.append((key, size, mtime_ns, POLICY_VERSION, policy.to_json()))
     cache.put("policy", fresh)
