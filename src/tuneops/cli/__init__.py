@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "metrics",
     "evals",
     "models",
+    "deploy",
     "history",
     "schedule",
     "audit",
@@ -57,7 +58,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "submit": ("runs",), "sync": ("runs",), "runs": ("runs", "metrics"), "eval": ("evals",),
     "models": ("models",), "history": ("history",), "schedule": ("schedule",), "audit": ("audit",),
     "lineage": ("audit",), "providers": ("providers",), "sandbox": ("sandbox",), "db": ("db",),
-    "webhooks": ("webhooks",),
+    "webhooks": ("webhooks",), "deploy": ("deploy",), "undeploy": ("deploy",),
 }
 _registered: set[str] = set()
 

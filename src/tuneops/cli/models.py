@@ -35,14 +35,14 @@ def models_list(
         return
     table = Table(title="models", title_justify="left")
     for col in ("model", "job", "run", "base", "dataset", "eval scores", "cost", "created (UTC)", "shutdown",
-                "aliases"):
+                "aliases", "deployment"):
         table.add_column(col, overflow="fold")
     for r in records:
         m = r.model
         scores = " ".join(f"{k}={v:.3f}" for k, v in r.scores.items()) or "-"
         table.add_row(m.provider_model_id, m.job_name, m.run_id, m.base_model, m.train_sha256[:12], scores,
                       render.usd(r.run.cost_microusd if r.run else None), render.when(m.created_at),
-                      render.when(m.shutdown_at) or "-", " ".join(r.aliases))
+                      render.when(m.shutdown_at) or "-", " ".join(r.aliases), r.deployment_state or "-")
     state.console().print(table)
 
 

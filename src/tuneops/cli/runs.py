@@ -84,6 +84,9 @@ def sync(
         done, calls = orch.sync_all(force=not due_only)
         if not no_promote:
             _promote_new_models(orch, succeeded, quiet=as_json)
+        from tuneops.runs.deploy import Deployer
+
+        Deployer(orch).sync_all()  # deployments still coming up, and those past auto_undeploy_after
     finally:
         orch.pool.close()
     if as_json:
