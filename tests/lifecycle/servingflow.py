@@ -104,3 +104,14 @@ def audit_actions(store: Any, prefix: str = "deployment.") -> list[str]:
     with store.read() as s:
         rows = s.exec(select(AuditEventRow).order_by(AuditEventRow.seq)).scalars().all()  # type: ignore
     return [r.action for r in rows if r.action.startswith(prefix)]
+
+
+def tally(requests: Any, shorten: Any = None) -> dict[str, int]:
+    """How many requests of each kind a respx router saw: ``"POST /deployments"`` -> count, with ids
+    (anything after the collection name) cut by ``shorten(path)`` when given."""
+    out: dict[str, int] = {}
+    for call in requests:
+        path = call.request.url.path
+        key = f"{call.request.method} {shorten(path) if shorten else path}"
+        out[key] = out.get(key, 0) + 1
+    return out
