@@ -332,17 +332,26 @@ class Deployer:
                     s.add(model)
             row.state = state
             s.add(row)
+            if state == "deploy_failed":
+                row.estimate_microusd = None  # nothing serves, so nothing more is committed
             if not first and prior == state:
                 return row
-            queries.add_event(s, row.run_id, "state" if prior != state else "call",
-                              f"{prior} -> {state}: deployment {dep.provider_deployment_id} ({dep.raw_status})")
-            audit.append(s, action if first else f"deployment.{state}", "deployment", row.name,
-                         job_name=row.job_name, actor=self.orch.actor, at=now, details={
-                             "run_id": row.run_id, "provider": row.provider, "deployment": row.name,
-                             "provider_deployment_id": dep.provider_deployment_id, "endpoint": dep.endpoint,
-                             "mode": row.mode, "hourly_cost_microusd": row.hourly_cost_microusd,
-                             "provider_status": dep.raw_status, "from_state": prior, "to_state": state,
-                             **({"error_message": row.error_message} if state == "deploy_failed" else {})})
+            details: dict[str, Any] = {
+                "run_id": row.run_id, "provider": row.provider, "deployment": row.name,
+                "provider_deployment_id": dep.provider_deployment_id, "endpoint": dep.endpoint, "mode": row.mode,
+                "hourly_cost_microusd": row.hourly_cost_microusd, "provider_status": dep.raw_status}
+            if first:  # the provider holds it now (created, or found by its name)
+                queries.add_event(s, row.run_id, "call", f"deployment {dep.provider_deployment_id} "
+                                  f"({'found by name' if action == 'deployment.reconciled' else 'created'})")
+                audit.append(s, action, "deployment", row.name, job_name=row.job_name, actor=self.orch.actor,
+                             at=now, details=details | {"from_state": prior, "to_state": "deploying"})
+            if state != "deploying":
+                queries.add_event(s, row.run_id, "state", f"deploying -> {state}: deployment "
+                                  f"{dep.provider_deployment_id} ({dep.raw_status})")
+                audit.append(s, f"deployment.{state}", "deployment", row.name, job_name=row.job_name,
+                             actor=self.orch.actor, at=now, details=details | {
+                                 "from_state": "deploying", "to_state": state,
+                                 **({"error_message": row.error_message} if state == "deploy_failed" else {})})
         return row
 
     def _failed(self, row: DeploymentRow, message: str) -> DeploymentRow:
