@@ -303,6 +303,7 @@ class DeployRequest:
     mode: ServeMode
     capacity: int = 1
     options: Mapping[str, Any] = field(default_factory=dict)
+    hardware: str | None = None  # the accelerator to host on, where the provider asks for one
 
 
 @dataclass(frozen=True)

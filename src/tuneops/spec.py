@@ -187,11 +187,7 @@ class ServeSection(_Section):
     capacity: int = Field(default=1, ge=1, le=1000)  # model units, replicas or SKU capacity
     auto_undeploy_after: float | None = Field(default=None, gt=0)  # hours after which tuneops undeploys
     hourly_usd: float | None = Field(default=None, ge=0)  # the hosting price, when the provider does not say
-
-    @property
-    def undeploy_after_hours(self) -> float | None:
-        """Hours a deployment may run before `tuneops sync` undeploys it (None: until undeployed)."""
-        return self.auto_undeploy_after
+    hardware: str | None = None  # e.g. Together's "1x_nvidia_h100_80gb_sxm", Fireworks' accelerator type
 
 
 class JobSpec(_Section):

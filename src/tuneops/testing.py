@@ -87,6 +87,7 @@ class ProviderContract:
 
     base_model: ClassVar[str] = ""  # a base model the fake accepts; subclasses set it
     served_model: ClassVar[str] = ""  # a fine-tuned model id the fake can deploy (serving providers)
+    serve_hardware: ClassVar[str | None] = None  # the hardware a deployment asks for, where one is required
 
     def _request(self, harness: ContractHarness, tmp_path: Path, key: str = "tuneops-run_contract") -> CreateRequest:
         path, digest = prepared_file(harness.provider, tmp_path)
@@ -190,7 +191,8 @@ class ProviderContract:
     def test_deploy_is_idempotent_by_name_and_find_reconciles_it(self, harness: ContractHarness) -> None:
         provider = self._serving(harness)
         request = DeployRequest(name="tuneops-run-contract", model_id=self.served_model,
-                                mode=provider.capabilities.serve_modes[0])  # type: ignore[arg-type]
+                                mode=provider.capabilities.serve_modes[0],  # type: ignore[arg-type]
+                                hardware=self.serve_hardware)
         first = provider.deploy_model(request)
         assert isinstance(first, ProviderDeployment) and first.provider_deployment_id and first.endpoint
         assert first.name == request.name and first.mode == request.mode
@@ -212,7 +214,7 @@ class ProviderContract:
             return  # serves in every mode
         with pytest.raises(UnsupportedOperation):
             provider.deploy_model(DeployRequest(name="tuneops-run-mode", model_id=self.served_model,
-                                                mode=missing[0]))  # type: ignore[arg-type]
+                                                mode=missing[0], hardware=self.serve_hardware))  # type: ignore[arg-type]
 
 
 # -- FakeProvider ---------------------------------------------------------------------------------

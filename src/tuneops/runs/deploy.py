@@ -65,8 +65,12 @@ def serve_mode(spec: JobSpec, adapter: Provider, mode: str | None = None) -> str
     chosen = mode or (spec.serve.mode if spec.serve is not None else None)
     if chosen == "none":
         return None
+    needs = caps.needs_deployment
+    hook = getattr(adapter, "needs_deployment_for", None)  # e.g. a full fine-tune where LoRA serves directly
+    if callable(hook):
+        needs = bool(hook(spec.provider_options(), spec.model.base))
     if chosen is None or (chosen == "on_demand" and "on_demand" not in caps.serve_modes):
-        if not caps.needs_deployment:
+        if not needs:
             return None  # answers directly, billed per token (e.g. Together serverless LoRA)
         per_token = [m for m in caps.serve_modes if m not in HOURLY_MODES]
         if per_token:
@@ -164,7 +168,8 @@ class Deployer:
                 f"set [serve] mode = \"{chosen}\" in {run.spec_path} or pass --yes-hourly; nothing was deployed")
         units = capacity or (spec.serve.capacity if spec.serve is not None else 1)
         request = DeployRequest(name=deployment_name(run.id), model_id=run.model_id, mode=chosen,  # type: ignore[arg-type]
-                                capacity=units, options=spec.provider_options())
+                                capacity=units, options=spec.provider_options(),
+                                hardware=spec.serve.hardware if spec.serve is not None else None)
         row = self._claim(run, spec, adapter, request)
         if row is None:
             return self.row(run.id)  # type: ignore[return-value]  # another process is deploying it
@@ -233,9 +238,10 @@ class Deployer:
         self.orch._event(row.run_id, "note", f"reconcile: no deployment named {row.name}; deploying")
         from tuneops.runs.orchestrator import spec_of
 
-        run = self.orch.get(row.run_id)
+        spec = spec_of(self.orch.get(row.run_id))
         request = DeployRequest(name=row.name, model_id=row.provider_model_id, mode=row.mode,  # type: ignore[arg-type]
-                                capacity=row.capacity, options=spec_of(run).provider_options())
+                                capacity=row.capacity, options=spec.provider_options(),
+                                hardware=spec.serve.hardware if spec.serve is not None else None)
         return self._create(row, adapter, request)
 
     # -- follow ----------------------------------------------------------------------------------
