@@ -42,6 +42,7 @@ from tuneops.provider import (
 )
 from tuneops.providers.bedrock import metrics as metric_files
 from tuneops.providers.bedrock import naming, parse, serving
+from tuneops.providers.bedrock.deploy import BedrockServing
 from tuneops.providers.bedrock.errors import NAME_TAKEN, MissingOption, call, error_code, translate
 from tuneops.providers.bedrock.hyperparams import CONVERSATION, PROMPT_COMPLETION, family_of, hyperparameters
 from tuneops.providers.bedrock.models import MODELS
@@ -61,6 +62,7 @@ CAPABILITIES = Capabilities(
     can_resume=False,
     lists_jobs=True,
     needs_deployment=True,
+    serve_modes=("on_demand", "provisioned"),
     learning_rate="absolute",  # every family but Claude 3 Haiku (multiplier) takes an absolute rate
     credentials=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
     models=("amazon.nova-micro-v1:0:128k", "amazon.nova-lite-v1:0:300k", "amazon.nova-pro-v1:0:300k",
@@ -71,7 +73,7 @@ CAPABILITIES = Capabilities(
 )
 
 
-class BedrockProvider:
+class BedrockProvider(BedrockServing):
     """Bedrock customization jobs: S3 staging, create/get/list/stop, S3 metrics, deploy, Converse."""
 
     name: ClassVar[str] = "bedrock"

@@ -63,10 +63,10 @@ def _price_text(options: Mapping[str, Any], units: int) -> str:
 
 
 def deploy(bedrock: Any, model_arn: str, options: Mapping[str, Any], provider: str, *,
-           provisioned: bool = False) -> Deployment:
+           provisioned: bool = False, name: str | None = None, units: int | None = None) -> Deployment:
     """Serve ``model_arn`` on demand, or with Provisioned Throughput when ``provisioned`` is True."""
-    name = deployment_name(model_arn)
-    units = int(options.get("model_units", 1))
+    name = name or deployment_name(model_arn)
+    units = units or int(options.get("model_units", 1))
     if provisioned:
         kwargs: dict[str, Any] = {"modelUnits": units, "provisionedModelName": name, "modelId": model_arn,
                                   "clientRequestToken": name}

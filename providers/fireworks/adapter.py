@@ -40,6 +40,7 @@ from tuneops.provider import (
 from tuneops.providers.fireworks import datasets
 from tuneops.providers.fireworks.models import MODELS
 from tuneops.providers.fireworks.options import CONNECTION, FireworksOptions
+from tuneops.providers.fireworks.serving import FireworksServing
 from tuneops.providers.fireworks.status import STATUS_TABLE
 
 DEFAULT_BASE_URL = "https://api.fireworks.ai/v1/accounts/{account}"
@@ -69,7 +70,7 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
-class FireworksProvider:
+class FireworksProvider(FireworksServing):
     """Fireworks AI: datasets, SFT and DPO jobs with client-chosen ids, resume, deployments, chat."""
 
     name: ClassVar[str] = "fireworks"
@@ -92,6 +93,7 @@ class FireworksProvider:
         credentials=("FIREWORKS_API_KEY", "FIREWORKS_ACCOUNT_ID"),
         models=("accounts/fireworks/models/llama-v3p1-8b-instruct",
                 "accounts/fireworks/models/qwen2p5-7b-instruct"),
+        serve_modes=("dedicated",),
         notes="LoRA models are served from a dedicated deployment (deploy()); portable batch_size maps "
               "to batchSizeSamples; no event list (events are derived from the job)",
     )

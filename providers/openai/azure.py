@@ -28,6 +28,7 @@ from tuneops.providers.openai.arm import (
 )
 from tuneops.providers.openai.models import AZURE_MODELS
 from tuneops.providers.openai.options import AZURE_CONNECTION, AzureOptions
+from tuneops.providers.openai.serving import AzureServing
 from tuneops.providers.openai.status import STATUS_TABLE
 from tuneops.providers.openai.uploads import MAX_UPLOAD_BYTES
 
@@ -40,6 +41,7 @@ AZURE_CAPABILITIES = Capabilities(
     can_resume=True,
     lists_jobs=True,
     needs_deployment=True,
+    serve_modes=("on_demand", "dedicated", "provisioned"),
     max_upload_bytes=MAX_UPLOAD_BYTES,
     min_examples=10,
     learning_rate="multiplier",
@@ -87,7 +89,7 @@ def account_from_endpoint(endpoint: str) -> str | None:
     return None
 
 
-class AzureOpenAIProvider(OpenAIProvider):
+class AzureOpenAIProvider(AzureServing, OpenAIProvider):
     """Azure OpenAI fine-tuning; ``deploy``/``undeploy`` manage the deployment a model serves from."""
 
     name: ClassVar[str] = "azure"

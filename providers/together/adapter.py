@@ -38,6 +38,7 @@ from tuneops.provider import (
 from tuneops.providers.together import files
 from tuneops.providers.together.models import MODELS
 from tuneops.providers.together.options import CONNECTION, TogetherOptions
+from tuneops.providers.together.serving import TogetherServing
 from tuneops.providers.together.status import ERROR_EVENT_TYPES, STATUS_TABLE
 
 DEFAULT_BASE_URL = "https://api.together.xyz/v1"
@@ -63,7 +64,7 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
-class TogetherProvider:
+class TogetherProvider(TogetherServing):
     """Together AI: file upload, LoRA/full SFT and DPO jobs, events, metrics, checkpoints, chat."""
 
     name: ClassVar[str] = "together"
@@ -79,6 +80,7 @@ class TogetherProvider:
         can_resume=False,
         lists_jobs=True,
         needs_deployment=False,
+        serve_modes=("dedicated",),
         max_upload_bytes=files.SINGLE_PUT_MAX_BYTES,
         min_examples=1,
         learning_rate="absolute",

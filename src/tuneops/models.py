@@ -64,14 +64,16 @@ def find_alias(session: Session, ref: str, job: str | None = None) -> AliasRow |
 
 
 def target_for(session: Session, model: ModelRow) -> ModelTarget:
-    """How to reach a fine-tuned model: its provider, the provider options of its run's spec."""
+    """How to reach a fine-tuned model: its provider, the provider options of its run's spec, and the
+    endpoint of its deployment while one serves it."""
+    from tuneops.runs.deploy import serving_endpoint
     from tuneops.runs.orchestrator import spec_of
 
     run = session.get(RunRow, model.run_id)
     options = spec_of(run).options.get(model.provider, {}) if run is not None else {}
     return ModelTarget(provider=model.provider, model=model.provider_model_id, kind="fine-tuned",
                        options=options, job_name=model.job_name, run_id=model.run_id,
-                       price_model=model.base_model)
+                       price_model=model.base_model, serve_as=serving_endpoint(session, model.run_id))
 
 
 def find_model(session: Session, ref: str, provider: str | None = None) -> ModelRow | None:
@@ -114,6 +116,8 @@ class ModelRecord:
     aliases: list[str]
     scores: dict[str, float]
     eval_id: str | None
+    deployment_state: str | None = None  # the run's deployment: deploying, deployed, undeployed, ...
+    endpoint: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form (the shape of `tuneops models list --json`)."""
@@ -123,7 +127,8 @@ class ModelRecord:
                 "scores": self.scores, "eval_id": self.eval_id,
                 "cost_microusd": self.run.cost_microusd if self.run else None,
                 "created_at": m.created_at, "shutdown_at": m.shutdown_at,
-                "deployment": m.provider_deployment_id}
+                "deployment": m.provider_deployment_id, "deployment_state": self.deployment_state,
+                "endpoint": self.endpoint}
 
 
 def list_models(session: Session, *, job: str | None = None) -> list[ModelRecord]:
@@ -140,11 +145,16 @@ def list_models(session: Session, *, job: str | None = None) -> list[ModelRecord
         ids = [m.provider_model_id for m in models if m.provider == provider]
         for model_id, row in ledger.latest_evals(session, provider, ids).items():
             latest[(provider, model_id)] = row
+    from tuneops.store.serving_tables import DeploymentRow
+
+    served = {d.run_id: d for d in session.exec(select(DeploymentRow)).scalars()}  # type: ignore[call-overload]
     out = []
     for m in models:
         ev = latest.get((m.provider, m.provider_model_id))
+        dep = served.get(m.run_id)
         out.append(ModelRecord(m, session.get(RunRow, m.run_id), sorted(holders.get(m.id or 0, [])),
-                               ledger.scores(ev) if ev else {}, ev.id if ev else None))
+                               ledger.scores(ev) if ev else {}, ev.id if ev else None,
+                               dep.state if dep else None, dep.endpoint if dep and dep.state == "deployed" else None))
     return out
 
 

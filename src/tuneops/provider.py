@@ -89,6 +89,9 @@ class Capabilities:
     notes: str = ""
     # Checked by `tuneops validate` before admission (the training minimum is min_examples above).
     limits: HyperparameterLimits = HyperparameterLimits()
+    # How a fine-tuned model can be served (see ServingProvider): "on_demand" (billed per token),
+    # "provisioned" / "dedicated" (billed by the hour while it exists); empty when it serves directly.
+    serve_modes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -316,4 +319,77 @@ class Provider(Protocol):
 
     def close(self) -> None:
         """Release HTTP clients and other resources."""
+        ...
+
+
+# -- serving ---------------------------------------------------------------------------------------
+
+ServeMode = Literal["on_demand", "provisioned", "dedicated"]
+# Modes billed by the hour whether used or not: never started without the spec or a flag saying so.
+HOURLY_MODES = frozenset({"provisioned", "dedicated"})
+
+
+class DeploymentStatus(enum.StrEnum):
+    """A deployment's normalized status; the provider's raw status is kept next to it."""
+
+    CREATING = "creating"
+    READY = "ready"
+    FAILED = "failed"
+    DELETING = "deleting"
+    GONE = "gone"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    """Serve one fine-tuned model under a name derived from its run (the name makes deploy idempotent)."""
+
+    name: str
+    model_id: str
+    mode: ServeMode
+    capacity: int = 1
+    options: Mapping[str, Any] = field(default_factory=dict)
+    hardware: str | None = None  # the accelerator to host on, where the provider asks for one
+
+
+@dataclass(frozen=True)
+class ProviderDeployment:
+    """A provider's view of one deployment: its id, the model string inference takes, its hourly cost."""
+
+    provider_deployment_id: str
+    name: str
+    status: DeploymentStatus
+    raw_status: str
+    endpoint: str  # what ``infer`` is called with to reach the fine-tuned model through this deployment
+    mode: str
+    hourly_cost_microusd: int | None  # 0 when billed per token only; None when the price is unknown
+    error_message: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ServingProvider(Protocol):
+    """The serving half of the contract, for providers whose fine-tuned models need a deployment.
+
+    Guarantees: ``deploy_model`` creates at most one deployment per request name (a replay returns
+    or adopts the existing one); ``find_deployment(name)`` tells afterwards whether it exists, so a
+    crash between the call and the ledger write is reconciled like a crash mid-create; a mode the
+    provider cannot serve raises ``UnsupportedOperation`` before any call; ``delete_deployment`` of
+    one that is already gone is not an error.
+    """
+
+    def deploy_model(self, request: DeployRequest) -> ProviderDeployment:
+        """Create (or adopt) the deployment named ``request.name`` serving ``request.model_id``."""
+        ...
+
+    def find_deployment(self, name: str) -> ProviderDeployment | None:
+        """The live deployment with this name, or None (reconciliation after an ambiguous deploy)."""
+        ...
+
+    def get_deployment(self, provider_deployment_id: str) -> ProviderDeployment:
+        """The deployment's current state."""
+        ...
+
+    def delete_deployment(self, provider_deployment_id: str) -> None:
+        """Delete the deployment (hourly billing stops); one already gone is fine."""
         ...

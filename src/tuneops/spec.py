@@ -209,6 +209,17 @@ class BudgetSection(_Section):
         return self._micro(self.per_month_usd)
 
 
+class ServeSection(_Section):
+    """How a fine-tuned model is served where the provider needs a deployment before it answers."""
+
+    # none: never deploy; on_demand: billed per token; provisioned / dedicated: billed by the hour.
+    mode: Literal["none", "on_demand", "provisioned", "dedicated"] = "on_demand"
+    capacity: int = Field(default=1, ge=1, le=1000)  # model units, replicas or SKU capacity
+    auto_undeploy_after: float | None = Field(default=None, gt=0)  # hours after which tuneops undeploys
+    hourly_usd: float | None = Field(default=None, ge=0)  # the hosting price, when the provider does not say
+    hardware: str | None = None  # e.g. Together's "1x_nvidia_h100_80gb_sxm", Fireworks' accelerator type
+
+
 class JobSpec(_Section):
     """One job spec: base model and provider, data, hyperparameters, eval, policy and budget."""
 
@@ -224,6 +235,7 @@ class JobSpec(_Section):
     retrain: RetrainSection | None = None
     notify: NotifySection | None = None
     budget: BudgetSection = BudgetSection()
+    serve: ServeSection | None = None
 
     @field_validator("options")
     @classmethod

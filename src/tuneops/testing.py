@@ -30,13 +30,17 @@ from tuneops.provider import (
     Checkpoint,
     Completion,
     CreateRequest,
+    DeploymentStatus,
+    DeployRequest,
     Hyperparameters,
     MetricPoint,
     Provider,
     ProviderConfig,
+    ProviderDeployment,
     ProviderEvent,
     ProviderJob,
     RunStatus,
+    ServingProvider,
     Upload,
     upload_filename,
 )
@@ -90,6 +94,8 @@ class ProviderContract:
     """The behaviour every provider adapter guarantees; subclass it and provide a ``harness`` fixture."""
 
     base_model: ClassVar[str] = ""  # a base model the fake accepts; subclasses set it
+    served_model: ClassVar[str] = ""  # a fine-tuned model id the fake can deploy (serving providers)
+    serve_hardware: ClassVar[str | None] = None  # the hardware a deployment asks for, where one is required
 
     def _request(self, harness: ContractHarness, tmp_path: Path, key: str = "tuneops-run_contract") -> CreateRequest:
         path, digest = prepared_file(harness.provider, tmp_path)
@@ -197,6 +203,41 @@ class ProviderContract:
                 harness.provider.create_body(replace(request, method="dpo"))
 
 
+    def _serving(self, harness: ContractHarness) -> Any:
+        if not isinstance(harness.provider, ServingProvider) or not harness.provider.capabilities.serve_modes:
+            pytest.skip("this provider serves fine-tuned models directly")  # not a contract gap
+        assert self.served_model, "a serving provider's contract test sets served_model"
+        return harness.provider
+
+    def test_deploy_is_idempotent_by_name_and_find_reconciles_it(self, harness: ContractHarness) -> None:
+        provider = self._serving(harness)
+        request = DeployRequest(name="tuneops-run-contract", model_id=self.served_model,
+                                mode=provider.capabilities.serve_modes[0],  # type: ignore[arg-type]
+                                hardware=self.serve_hardware)
+        first = provider.deploy_model(request)
+        assert isinstance(first, ProviderDeployment) and first.provider_deployment_id and first.endpoint
+        assert first.name == request.name and first.mode == request.mode
+        found = provider.find_deployment(request.name)
+        assert found is not None and found.provider_deployment_id == first.provider_deployment_id
+        assert provider.deploy_model(request).provider_deployment_id == first.provider_deployment_id
+        assert provider.find_deployment("tuneops-run-other") is None
+        got = provider.get_deployment(first.provider_deployment_id)
+        assert isinstance(got.status, DeploymentStatus) and got.provider_deployment_id == first.provider_deployment_id
+        provider.delete_deployment(first.provider_deployment_id)
+        provider.delete_deployment(first.provider_deployment_id)  # already gone: not an error
+        after = provider.find_deployment(request.name)
+        assert after is None or after.status in (DeploymentStatus.DELETING, DeploymentStatus.GONE)
+
+    def test_a_mode_it_cannot_serve_is_refused(self, harness: ContractHarness) -> None:
+        provider = self._serving(harness)
+        missing = [m for m in ("on_demand", "provisioned", "dedicated") if m not in provider.capabilities.serve_modes]
+        if not missing:
+            return  # serves in every mode
+        with pytest.raises(UnsupportedOperation):
+            provider.deploy_model(DeployRequest(name="tuneops-run-mode", model_id=self.served_model,
+                                                mode=missing[0], hardware=self.serve_hardware))  # type: ignore[arg-type]
+
+
 # -- FakeProvider ---------------------------------------------------------------------------------
 
 
@@ -216,6 +257,13 @@ class FakeBackend:
     failures: dict[str, list[tuple[int, float | None]]] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Deployments by id, and the statuses a new one walks through on each get_deployment.
+    deployments: dict[str, ProviderDeployment] = field(default_factory=dict)
+    deploy_script: list[str] = field(default_factory=lambda: ["creating", "ready"])
+    deploy_scripts: dict[str, list[str]] = field(default_factory=dict)
+    hourly_microusd: int | None = 2_500_000  # what a provisioned or dedicated fake deployment costs
+    # When True, a fine-tuned model answers only through a deployment (like Azure or Bedrock).
+    serving_required: bool = False
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_id(self, prefix: str) -> str:
@@ -233,7 +281,8 @@ class FakeProvider:
 
     name = "fake"
     capabilities = Capabilities(methods=frozenset({"sft", "dpo"}), can_pause=True, can_resume=True,
-                                min_examples=1, models=("fake-base",))
+                                min_examples=1, models=("fake-base",),
+                                serve_modes=("on_demand", "provisioned", "dedicated"))
 
     def __init__(self, config: ProviderConfig | None = None, backend: FakeBackend | None = None):
         self.backend = backend or (config.options.get("backend") if config else None) or FakeBackend()
@@ -361,9 +410,68 @@ class FakeProvider:
         return []
 
     def infer(self, model: str, messages: list[Mapping[str, Any]], **params: Any) -> Completion:
-        """Echo the last user message."""
+        """Echo the last user message (a fine-tuned model only through a ready deployment, if required)."""
         self._call("infer")
+        if self.backend.serving_required and model.startswith("fake:"):
+            raise PermanentProviderError(f"model {model} is not deployed; call it through a deployment",
+                                         provider=self.name, operation="infer", status=404)
+        if model.startswith("fakedep:"):
+            dep = next((d for d in self.backend.deployments.values() if d.endpoint == model), None)
+            if dep is None or dep.status is not DeploymentStatus.READY:
+                raise PermanentProviderError(f"deployment {model} is not serving", provider=self.name,
+                                             operation="infer", status=404)
         return Completion(str(messages[-1].get("content", "")), 1, 1)
+
+    # -- serving ---------------------------------------------------------------------------------
+
+    def deploy_model(self, request: DeployRequest) -> ProviderDeployment:
+        """Create the named deployment, or return the live one with that name (no duplicate)."""
+        if request.mode not in self.capabilities.serve_modes:
+            raise UnsupportedOperation(f"{self.name} cannot serve in mode {request.mode!r}")
+        with self.backend.lock:
+            existing = self._by_name(request.name)
+            if existing is None:
+                did = self.backend.next_id("dep")
+                hourly = 0 if request.mode == "on_demand" else self.backend.hourly_microusd
+                existing = ProviderDeployment(did, request.name, DeploymentStatus.CREATING, "creating",
+                                              f"fakedep:{request.name}", request.mode, hourly,
+                                              raw={"id": did, "model": request.model_id})
+                self.backend.deployments[did] = existing
+                self.backend.deploy_scripts[did] = list(self.backend.deploy_script)
+        self._call("deploy")  # a failure here happens after the deployment exists: ambiguous
+        return existing
+
+    def _by_name(self, name: str) -> ProviderDeployment | None:
+        return next((d for d in self.backend.deployments.values()
+                     if d.name == name and d.status is not DeploymentStatus.GONE), None)
+
+    def find_deployment(self, name: str) -> ProviderDeployment | None:
+        """The live deployment with this name."""
+        self._call("find_deployment")
+        return self._by_name(name)
+
+    def get_deployment(self, provider_deployment_id: str) -> ProviderDeployment:
+        """Advance the deployment one scripted step and return it."""
+        self._call("get_deployment")
+        dep = self.backend.deployments.get(provider_deployment_id)
+        if dep is None:
+            raise PermanentProviderError(f"no deployment {provider_deployment_id}", provider=self.name,
+                                         operation="get_deployment", status=404)
+        script = self.backend.deploy_scripts.get(provider_deployment_id)
+        if script and dep.status is not DeploymentStatus.GONE:
+            raw = script.pop(0)
+            dep = replace(dep, status=DeploymentStatus(raw), raw_status=raw,
+                          error_message="fake capacity error" if raw == "failed" else None)
+            self.backend.deployments[provider_deployment_id] = dep
+        return dep
+
+    def delete_deployment(self, provider_deployment_id: str) -> None:
+        """Delete; already gone is fine."""
+        self._call("delete_deployment")
+        dep = self.backend.deployments.get(provider_deployment_id)
+        if dep is not None:
+            self.backend.deployments[provider_deployment_id] = replace(dep, status=DeploymentStatus.GONE,
+                                                                       raw_status="gone")
 
     def close(self) -> None:
         """Nothing to release."""

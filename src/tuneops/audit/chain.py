@@ -34,6 +34,7 @@ ALLOWED_DETAILS = frozenset({
     "previous_model", "candidate_score", "holder_score", "base_score", "margin", "rule", "decision",
     "fire_key", "inference_calls", "cached", "deployment", "run_id", "note", "shutdown_at", "base_shutdown_at",
     "intent_key", "again_reason", "location", "replaces", "provider_note",
+    "provider_deployment_id", "endpoint", "mode", "capacity", "hourly_cost_microusd", "undeploy_after", "hours",
 })
 
 

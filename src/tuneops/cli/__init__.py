@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "metrics",
     "evals",
     "models",
+    "deploy",
     "history",
     "schedule",
     "audit",
@@ -65,7 +66,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "submit": ("runs",), "plan": ("runs",), "sync": ("runs",), "runs": ("runs", "metrics"), "eval": ("evals",),
     "models": ("models",), "history": ("history",), "schedule": ("schedule",), "audit": ("audit",),
     "lineage": ("audit",), "providers": ("providers",), "sandbox": ("sandbox",), "db": ("db",),
-    "webhooks": ("webhooks",), "data": ("data",),
+    "webhooks": ("webhooks",), "data": ("data",), "deploy": ("deploy",), "undeploy": ("deploy",),
 }
 _registered: set[str] = set()
 

@@ -38,9 +38,9 @@ def models_list(
         scores = " ".join(f"{k}={v:.3f}" for k, v in r.scores.items()) or "-"
         rows.append((m.provider_model_id, m.job_name, m.run_id, m.base_model, m.train_sha256[:12], scores,
                      render.usd(r.run.cost_microusd if r.run else None), render.when(m.created_at),
-                     render.when(m.shutdown_at) or "-", " ".join(r.aliases) or "-"))
+                     render.when(m.shutdown_at) or "-", " ".join(r.aliases) or "-", r.deployment_state or "-"))
     render.listing(("model", "job", "run", "base", "dataset", "eval scores", "cost", "created (UTC)", "shutdown",
-                    "aliases"), rows, title="models", records=[r.as_dict() for r in records])
+                    "aliases", "deployment"), rows, title="models", records=[r.as_dict() for r in records])
 
 
 @models_app.command("promote")

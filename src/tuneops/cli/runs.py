@@ -61,6 +61,9 @@ def sync(
         done, calls, problems = orch.sync_each(force=not due_only)
         if not no_promote:
             _promote_new_models(orch, succeeded, quiet=as_json)
+        from tuneops.runs.deploy import Deployer
+
+        Deployer(orch).sync_all()  # deployments still coming up, and those past auto_undeploy_after
     except KeyboardInterrupt:
         raise typer.Exit(interrupted(orch, None)) from None
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from rich.markup import escape
 from rich.table import Table
 
 from tuneops.cli import render, state
@@ -18,6 +19,9 @@ def show_run(store: Store, run_id: str, *, events: int = 15, as_json: bool = Fal
         recent = list(queries.run_events(s, run.id, limit=events))
         model = queries.model_for_run(s, run.id)
         checkpoints = list(queries.checkpoints(s, run.id))
+        from tuneops.runs.deploy import deployment_for_run
+
+        deployment = deployment_for_run(s, run.id)
     if as_json:
         data = render.run_dict(run)
         data["status_history"] = [{"at": e.at, "change": e.message} for e in history]
@@ -26,6 +30,8 @@ def show_run(store: Store, run_id: str, *, events: int = 15, as_json: bool = Fal
         data["model"] = model.model_dump() if model else None
         data["checkpoints"] = [{"step": c.step, "model": c.provider_model_id,
                                 "metrics": json.loads(c.metrics) if c.metrics else {}} for c in checkpoints]
+        data["deployment"] = (deployment.model_dump(exclude={"raw", "lease_owner", "lease_expires_at"})
+                              if deployment else None)
         state.print_json(data)
         return
     from tuneops.datasets.billing import estimate_vs_actual
@@ -49,6 +55,13 @@ def show_run(store: Store, run_id: str, *, events: int = 15, as_json: bool = Fal
     ]
     if run.error_message:
         rows.append(("error", f"{run.error_code or ''} {run.error_message}"))
+    if deployment is not None:
+        hourly = ("per token" if deployment.hourly_cost_microusd == 0
+                  else f"{render.usd(deployment.hourly_cost_microusd)}/h")
+        rows.append(("deployment", escape(f"{deployment.state}  {deployment.name} ({deployment.mode}, {hourly})  "
+                                   f"{deployment.endpoint or '-'}"
+                     + (f"  hosting cost {render.usd(deployment.cost_microusd)}"
+                        if deployment.cost_microusd is not None else ""))))
     for k, v in rows:
         grid.add_row(k, v)
     if model is not None and (model.shutdown_at or model.base_shutdown_at):

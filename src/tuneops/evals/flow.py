@@ -153,6 +153,10 @@ def after_success(orch: Any, loaded: LoadedSpec | None, run: RunRow, *, progress
     base_dir = loaded.base_dir if loaded is not None else Path(run.spec_path).parent
     if run.state != "succeeded":
         return PromotionResult("skipped", f"run {run.id} is {run.state}; only a succeeded run is evaluated")
+    from tuneops.runs.deploy import ensure_served
+
+    # The deploy step of the lifecycle; evals then reach the model through its deployment.
+    unserved = ensure_served(orch, run) if run.model_id else None
     if spec.eval is None or spec.promote is None:
         missing = " and ".join(n for n, v in (("[eval]", spec.eval), ("[promote]", spec.promote)) if v is None)
         return PromotionResult("skipped", f"{where} has no {missing}; nothing evaluated or promoted")
@@ -160,6 +164,8 @@ def after_success(orch: Any, loaded: LoadedSpec | None, run: RunRow, *, progress
         model = queries.model_for_run(s, run.id)
     if model is None:
         return PromotionResult("skipped", f"run {run.id} recorded no model; nothing to evaluate")
+    if unserved is not None:
+        return PromotionResult("skipped", f"not evaluated: {unserved}")
     return gate_and_move(orch, spec, base_dir, model, progress=progress, on_role=on_role)
 
 

@@ -85,6 +85,7 @@ class ModelTarget:
     job_name: str | None = None
     run_id: str | None = None
     price_model: str | None = None  # whose price applies (a fine-tuned model's base model)
+    serve_as: str | None = None  # what inference calls use when a deployment serves the model (its endpoint)
 
 
 @dataclass
@@ -124,7 +125,8 @@ def _infer_missing(adapter: Provider, target: ModelTarget, todo: dict[str, EvalE
 
     pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="tuneops-eval")
     pending: dict[Future[Completion], str] = {
-        pool.submit(_ask, adapter, target.model, ex, config.params, policy): key for key, ex in todo.items()}
+        pool.submit(_ask, adapter, target.serve_as or target.model, ex, config.params, policy): key
+        for key, ex in todo.items()}
     try:
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)

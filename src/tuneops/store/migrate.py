@@ -15,7 +15,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The Alembic heads this code expects. Checking them without loading Alembic (or, in
 # tuneops.store.reader, SQLAlchemy) keeps every command's start-up fast; tests/store/test_migrations.py
 # keeps this in step with the revision files.
-SCHEMA_HEADS = frozenset({"0002", "0003", "0005", "0014"})
+SCHEMA_HEADS = frozenset({"0002", "0003", "0005", "0014", "0016"})
 
 # Arbitrary constant: the PostgreSQL advisory lock that serializes concurrent migrations.
 _PG_LOCK_ID = 0x74756E65

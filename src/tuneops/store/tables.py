@@ -144,3 +144,4 @@ from tuneops.store import audit_tables as _audit_tables  # noqa: E402, F401
 from tuneops.store import eval_tables as _eval_tables  # noqa: E402, F401
 from tuneops.store import lifecycle_tables as _lifecycle_tables  # noqa: E402, F401
 from tuneops.store import scheduler_tables as _scheduler_tables  # noqa: E402, F401
+from tuneops.store import serving_tables as _serving_tables  # noqa: E402, F401

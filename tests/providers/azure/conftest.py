@@ -13,18 +13,19 @@ import pytest
 _SHARED = Path(__file__).resolve().parents[1] / "openai" / "fakeopenai.py"
 
 
-def load_fake_api() -> None:
+def load_fake_api(name: str = "fakeopenai", path: Path = _SHARED) -> None:
     """Import ../openai/fakeopenai.py as the module ``fakeopenai`` (test dirs are not packages)."""
-    if "fakeopenai" in sys.modules:
+    if name in sys.modules:
         return
-    spec = importlib.util.spec_from_file_location("fakeopenai", _SHARED)
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    sys.modules["fakeopenai"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
 
 
 load_fake_api()
+load_fake_api("fakearm", Path(__file__).with_name("fakearm.py"))
 
 
 @pytest.fixture(scope="session")

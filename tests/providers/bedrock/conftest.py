@@ -80,5 +80,6 @@ def calls(bedrock: BedrockProvider) -> Any:
 
 @pytest.fixture
 def harness(bedrock: BedrockProvider, calls: Any) -> Any:
-    """The contract harness."""
+    """The contract harness (with deployments, which moto lacks, answered by the serving fake)."""
+    fb.FakeServing().install(bedrock)
     return fb.BedrockHarness(bedrock, calls)

@@ -142,3 +142,105 @@ class BedrockHarness:
     def jobs_created(self) -> int:
         """Jobs moto holds."""
         return len(backend().model_customization_jobs)
+
+
+def checked(client: Any, operation: str, response: dict[str, Any]) -> dict[str, Any]:
+    """``response`` after checking it against the operation's output shape in botocore's service model."""
+    from botocore.validate import ParamValidator
+
+    shape = client.meta.service_model.operation_model(operation).output_shape
+    report = ParamValidator().validate(response, shape)
+    assert not report.has_errors(), report.generate_report()
+    return response
+
+
+@dataclass
+class FakeServing:
+    """What moto lacks: custom model deployments, Provisioned Throughput and Converse, in memory,
+    answered through botocore ``before-call`` hooks with responses checked against the service model."""
+
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by ARN
+    converse_models: list[str] = field(default_factory=list)
+    creates: int = 0
+    offers_on_demand: bool = True
+
+    def install(self, provider: BedrockProvider) -> None:
+        """Answer the serving and Converse operations of this adapter's clients."""
+        provider.bedrock.meta.events.register("before-call.bedrock", self._bedrock)
+        provider.runtime.meta.events.register("before-call.bedrock-runtime", self._runtime)
+        self.client, self.runtime = provider.bedrock, provider.runtime
+
+    def _ok(self, client: Any, operation: str, body: dict[str, Any]) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        parsed = checked(client, operation, body)
+        return AWSResponse("https://bedrock.invalid", 200, {}, None), {
+            **parsed, "ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {}}}
+
+    def _find(self, identifier: str) -> dict[str, Any] | None:
+        return self.deployments.get(identifier) or next(
+            (d for d in self.deployments.values() if identifier in (d.get("modelDeploymentName"),
+                                                                    d.get("provisionedModelName"))), None)
+
+    def _bedrock(self, model: Any, params: Mapping[str, Any], **kwargs: Any) -> Any:
+        import datetime as dt
+
+        op, now = model.name, dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
+        body = json.loads(params["body"]) if params.get("body") else {}
+        ident = params["url_path"].rsplit("/", 1)[-1]
+        from urllib.parse import unquote
+
+        ident = unquote(ident)
+        if op == "CreateCustomModelDeployment":
+            if not self.offers_on_demand:
+                return aws_error(400, "On-demand deployment is not supported for this model")
+            found = self._find(body["modelDeploymentName"])
+            if found is None:
+                self.creates += 1
+                arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model-deployment/{self.creates:012d}"
+                found = self.deployments[arn] = {"customModelDeploymentArn": arn, "createdAt": now,
+                                                 "modelDeploymentName": body["modelDeploymentName"],
+                                                 "modelArn": body["modelArn"], "status": "Creating"}
+            return self._ok(self.client, op, {"customModelDeploymentArn": found["customModelDeploymentArn"]})
+        if op == "CreateProvisionedModelThroughput":
+            found = self._find(body["provisionedModelName"])
+            if found is None:
+                self.creates += 1
+                arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:provisioned-model/{self.creates:012d}"
+                found = self.deployments[arn] = {
+                    "provisionedModelArn": arn, "provisionedModelName": body["provisionedModelName"],
+                    "modelArn": body["modelId"], "desiredModelArn": body["modelId"],
+                    "foundationModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/{NOVA}",
+                    "modelUnits": body["modelUnits"], "desiredModelUnits": body["modelUnits"],
+                    "status": "Creating", "creationTime": now, "lastModifiedTime": now}
+            return self._ok(self.client, op, {"provisionedModelArn": found["provisionedModelArn"]})
+        if op in ("GetCustomModelDeployment", "GetProvisionedModelThroughput"):
+            found = self._find(ident)
+            kind = "customModelDeploymentArn" if op == "GetCustomModelDeployment" else "provisionedModelArn"
+            if found is None or kind not in found:
+                return aws_error(404, f"{ident} not found")
+            found["status"] = {"Creating": "Active" if kind == "customModelDeploymentArn" else "InService"}.get(
+                found["status"], found["status"])  # comes up after one look
+            return self._ok(self.client, op, dict(found))
+        if op in ("DeleteCustomModelDeployment", "DeleteProvisionedModelThroughput"):
+            found = self._find(ident)
+            if found is None:
+                return aws_error(404, f"{ident} not found")
+            del self.deployments[found.get("customModelDeploymentArn") or found["provisionedModelArn"]]
+            return self._ok(self.client, op, {})
+        return None  # moto answers the rest
+
+    def _runtime(self, model: Any, params: Mapping[str, Any], **kwargs: Any) -> Any:
+        from urllib.parse import unquote
+
+        if model.name != "Converse":
+            return None
+        model_id = unquote(params["url_path"].split("/model/", 1)[1].split("/converse")[0])
+        self.converse_models.append(model_id)
+        dep = self.deployments.get(model_id)
+        if dep is None or dep["status"] not in ("Active", "InService"):
+            return aws_error(400, f"{model_id} is not deployed; invoke a deployment or a provisioned model")
+        return self._ok(self.runtime, "Converse", {
+            "output": {"message": {"role": "assistant", "content": [{"text": "billing"}]}},
+            "stopReason": "end_turn", "usage": {"inputTokens": 12, "outputTokens": 1, "totalTokens": 13},
+            "metrics": {"latencyMs": 85}})

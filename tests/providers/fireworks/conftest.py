@@ -44,6 +44,7 @@ class FakeFireworks:
     deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
     queued: dict[str, list[httpx.Response]] = field(default_factory=dict)
     creates: list[httpx.Request] = field(default_factory=list)
+    chats: list[str] = field(default_factory=list)  # the model of every chat completion
 
     def respond_next(self, op: str, response: httpx.Response) -> None:
         """Answer the next ``op`` with exactly this response."""
@@ -141,7 +142,34 @@ class FakeFireworks:
             return httpx.Response(409, json={"error": {"code": 409, "message": "exists", "status": "ALREADY_EXISTS"}})
         body = json.loads(request.content)
         self.deployments[rid] = load("deployment.json") | body | {"name": f"accounts/{ACCOUNT}/deployments/{rid}"}
+        if (r := self._queued("deploy")) is not None:  # after the deployment exists: the answer is lost
+            return r
         return httpx.Response(200, json=self.deployments[rid])
+
+    def get_deployment(self, request: httpx.Request, rid: str) -> httpx.Response:
+        dep = self.deployments.get(rid)
+        if dep is None:
+            return httpx.Response(404, json={"error": {"code": 404, "message": f"{rid} not found",
+                                                       "status": "NOT_FOUND"}})
+        if dep["state"] == "CREATING":  # comes up after one look
+            self.deployments[rid] = dep = dep | {"state": "READY"}
+        return httpx.Response(200, json=dep)
+
+    def delete_deployment(self, request: httpx.Request, rid: str) -> httpx.Response:
+        if self.deployments.pop(rid, None) is None:
+            return httpx.Response(404, json={"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}})
+        return httpx.Response(200, json={})
+
+    def chat(self, request: httpx.Request) -> httpx.Response:
+        """Answers only through a READY deployment of a fine-tuned model (``model#deployment``)."""
+        model = json.loads(request.content)["model"]
+        self.chats.append(model)
+        if "/models/tuneops-" in model:
+            dep = self.deployments.get(model.rsplit("/", 1)[-1]) if "#" in model else None
+            if dep is None or dep["state"] != "READY":
+                return httpx.Response(404, json={"error": {"code": 404, "message": f"model {model} is not deployed",
+                                                           "status": "NOT_FOUND"}})
+        return httpx.Response(200, json=load("chat.json"))
 
     def install(self) -> None:
         r = self.router
@@ -157,8 +185,9 @@ class FakeFireworks:
         r.get(url__regex=rf"{BASE}/{colls}/{ID}$").mock(side_effect=self.get_job)
         r.post(url__regex=rf"{BASE}/{colls}/{ID}:(?P<verb>cancel|resume)$").mock(side_effect=self.control)
         r.post(url__regex=rf"{BASE}/deployments\?").mock(side_effect=self.create_deployment)
-        r.get(url__regex=rf"{BASE}/deployments/{ID}$").mock(
-            side_effect=lambda request, rid: httpx.Response(200, json=self.deployments[rid]))
+        r.get(url__regex=rf"{BASE}/deployments/{ID}$").mock(side_effect=self.get_deployment)
+        r.delete(url__regex=rf"{BASE}/deployments/{ID}$").mock(side_effect=self.delete_deployment)
+        r.post(f"{INFERENCE}/chat/completions").mock(side_effect=self.chat)
 
 
 @dataclass

@@ -31,6 +31,7 @@ class TestFireworksContract(ProviderContract):
     """The behaviour every adapter guarantees."""
 
     base_model = MODEL
+    served_model = f"accounts/{ACCOUNT}/models/tuneops-run-01jq8done000000000"
 
 
 def request(key: str = "tuneops-run_01jq8test000000000", **changes) -> CreateRequest:

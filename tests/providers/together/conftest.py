@@ -42,6 +42,8 @@ class FakeTogether:
     failures: dict[str, list[tuple[int, float | None] | httpx.Response]] = field(default_factory=dict)
     bodies: list[dict[str, Any]] = field(default_factory=list)
     processing: list[str] = field(default_factory=list)  # statuses the next uploaded file goes through
+    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)  # dedicated endpoints by id
+    chats: list[str] = field(default_factory=list)  # the model of every chat completion
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def failure(self, op: str) -> httpx.Response | None:
@@ -103,7 +105,8 @@ class FakeTogether:
         self.bodies.append(body)
         jid = f"ft-{next(self.ids):08d}-fake"
         job = load("job.json") | {"id": jid, "model": body["model"], "suffix": body["suffix"],
-                                  "training_file": body["training_file"], "n_epochs": body["n_epochs"]}
+                                  "training_file": body["training_file"], "n_epochs": body["n_epochs"],
+                                  "training_type": body["training_type"]}
         self.jobs[jid] = job
         # A failure here happens after the job exists: exactly the ambiguous case.
         if (r := self.failure("create")) is not None:
@@ -134,8 +137,58 @@ class FakeTogether:
         return httpx.Response(200, json=load("events.json") if self.jobs[jid]["status"] == "user_error"
                               else {"data": load("events.json")["data"][:2]})
 
+    # -- dedicated endpoints (v1) ----------------------------------------------------------------
+
+    def create_endpoint(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        eid = f"endpoint-{next(self.ids):08d}-0000-4000-8000-000000000000"
+        endpoint = load("dedicated_endpoint.json") | {
+            "id": eid, "model": body["model"], "hardware": body["hardware"], "display_name": body.get("display_name"),
+            "name": f"{body['model']}-{eid[9:17]}", "autoscaling": body["autoscaling"], "state": "PENDING"}
+        self.endpoints[eid] = endpoint
+        if (r := self.failure("deploy")) is not None:  # after the endpoint exists: the answer is lost
+            return r
+        return httpx.Response(200, json=endpoint)
+
+    def list_endpoints(self, request: httpx.Request) -> httpx.Response:
+        keep = ("object", "id", "name", "model", "type", "owner", "state", "created_at")  # ListEndpoint
+        mine = [{k: e[k] for k in keep} for e in self.endpoints.values()]
+        return httpx.Response(200, json={"object": "list", "data": load("endpoints_list.json")["data"] + mine})
+
+    def get_endpoint(self, request: httpx.Request, eid: str) -> httpx.Response:
+        if eid.startswith("endpoint-5f8e1a7c"):  # the account's other endpoint, from the list fixture
+            return httpx.Response(200, json=load("dedicated_endpoint.json") | load("endpoints_list.json")["data"][0]
+                                  | {"display_name": "someone else's"})
+        endpoint = self.endpoints.get(eid)
+        if endpoint is None:
+            return httpx.Response(404, json=load("error_400.json"))
+        if endpoint["state"] == "PENDING":  # comes up after one look
+            endpoint["state"] = "STARTED"
+        return httpx.Response(200, json=endpoint)
+
+    def delete_endpoint(self, request: httpx.Request, eid: str) -> httpx.Response:
+        if self.endpoints.pop(eid, None) is None:
+            return httpx.Response(404, json=load("error_400.json"))
+        return httpx.Response(200, json={})
+
+    def chat(self, request: httpx.Request) -> httpx.Response:
+        """A full fine-tune answers only through a STARTED dedicated endpoint."""
+        model = json.loads(request.content)["model"]
+        self.chats.append(model)
+        served = {e["name"] for e in self.endpoints.values() if e["state"] == "STARTED"}
+        if model not in served and any(j.get("model_output_name") == model and
+                                       (j.get("training_type") or {}).get("type") == "Full"
+                                       for j in self.jobs.values()):
+            return httpx.Response(400, json=load("error_400.json"))
+        return httpx.Response(200, json=load("chat.json"))
+
     def install(self) -> None:
         r = self.router
+        r.post(f"{BASE}/endpoints").mock(side_effect=self.create_endpoint)
+        r.get(url__regex=rf"{BASE}/endpoints(\?.*)?$").mock(side_effect=self.list_endpoints)
+        r.get(url__regex=rf"{BASE}/endpoints/(?P<eid>[^/?]+)$").mock(side_effect=self.get_endpoint)
+        r.delete(url__regex=rf"{BASE}/endpoints/(?P<eid>[^/?]+)$").mock(side_effect=self.delete_endpoint)
+        r.post(f"{BASE}/chat/completions").mock(side_effect=self.chat)
         r.post(f"{BASE}/files").mock(side_effect=self.register)
         r.put(url__regex=rf"{UPLOAD_HOST}/put/(?P<fid>[^?]+).*").mock(side_effect=self.put)
         r.post(url__regex=rf"{BASE}/files/(?P<fid>[^/]+)/preprocess").mock(side_effect=self.preprocess)

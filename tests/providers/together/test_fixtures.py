@@ -78,3 +78,23 @@ def test_create_body_matches_the_golden_file() -> None:
         body = TogetherProvider(ProviderConfig(env={"TOGETHER_API_KEY": "k" * 12}, http_client=http)).create_body(
             example_request())
     assert body == load("golden_create.json")
+
+
+# Dedicated endpoints (v1): together 3.x types only the v2 endpoint API, so these key sets come from the
+# v1 API reference (docs.together.ai/reference/createendpoint, listendpoints; "v1 is still supported,
+# deprecated by the end of 2026"): DedicatedEndpoint and ListEndpoint.
+DEDICATED_ENDPOINT = {"object", "id", "name", "display_name", "model", "hardware", "type", "owner", "state",
+                      "autoscaling", "created_at"}
+LIST_ENDPOINT = {"object", "id", "name", "model", "type", "owner", "state", "created_at"}
+ENDPOINT_STATES = {"PENDING", "STARTING", "STARTED", "STOPPING", "STOPPED", "ERROR"}
+
+
+def test_endpoint_fixtures_use_the_documented_v1_keys_and_states() -> None:
+    from tuneops.providers.together.serving import ENDPOINT_STATES as MAPPED
+
+    endpoint = load("dedicated_endpoint.json")
+    assert set(endpoint) == DEDICATED_ENDPOINT and set(endpoint["autoscaling"]) == {"min_replicas", "max_replicas"}
+    assert endpoint["state"] in ENDPOINT_STATES and endpoint["type"] == "dedicated"
+    listed = load("endpoints_list.json")
+    assert listed["object"] == "list" and all(set(e) == LIST_ENDPOINT for e in listed["data"])
+    assert set(MAPPED) == ENDPOINT_STATES  # every documented state maps

@@ -31,6 +31,8 @@ class TestTogetherContract(ProviderContract):
     """The behaviour every adapter guarantees."""
 
     base_model = MODEL
+    served_model = "acme/Meta-Llama-3.1-8B-Instruct-Reference-triage-tk0123456789abcd"
+    serve_hardware = "1x_nvidia_h100_80gb_sxm"
 
 
 def request(key: str = "tuneops-run_01jq8test000000000", **changes) -> CreateRequest:
