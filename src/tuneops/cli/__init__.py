@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "sandbox",
     "db",
     "webhooks",
+    "pricing",
 )
 
 
@@ -57,7 +58,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "submit": ("runs",), "sync": ("runs",), "runs": ("runs", "metrics"), "eval": ("evals",),
     "models": ("models",), "history": ("history",), "schedule": ("schedule",), "audit": ("audit",),
     "lineage": ("audit",), "providers": ("providers",), "sandbox": ("sandbox",), "db": ("db",),
-    "webhooks": ("webhooks",),
+    "webhooks": ("webhooks",), "pricing": ("pricing",),
 }
 _registered: set[str] = set()
 

@@ -47,12 +47,21 @@ def submit(
                                     "promote the new model when the run succeeds."),
 ) -> None:
     """Validate, estimate, admit and submit a job spec (the dataset is uploaded once per provider)."""
+    from rich.markup import escape
+
     from tuneops import spec as specmod
 
     loaded = specmod.load(spec)
+    if provider and provider != loaded.spec.model.provider:
+        # The other provider's required options, checked before anything is uploaded.
+        problems = specmod.option_problems(loaded.path.read_text(encoding="utf-8"), loaded.spec, [provider])
+        if problems:
+            raise specmod.SpecError(str(loaded.path), problems)
     orch = _orchestrator()
     try:
         run = orch.submit(loaded, provider=provider)
+        for warning in orch.warnings:
+            state.err_console().print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
         if not as_json:
             state.console().print(f"run {run.id}: {render.state(run.state)} at {run.provider}"
                                   + (f" (job {run.provider_job_id})" if run.provider_job_id else ""))

@@ -119,6 +119,7 @@ class Orchestrator(RunTracking):
         self.actor = actor or default_actor()
         self.identity = identity()
         self.listener = listener
+        self.warnings: list[str] = []  # said to the user, not refused: e.g. a budget checked on a third-party price
 
     # -- admit -----------------------------------------------------------------------------------
 
@@ -140,13 +141,14 @@ class Orchestrator(RunTracking):
             loaded = loaded.model_copy(update={"spec": spec})
         snapshot = build_snapshot(loaded, adapter, staging_dir())
         self._check_request(adapter, spec, snapshot)
-        est = economics.estimate(spec, snapshot.tokens, snapshot.examples, adapter.name)
+        est = economics.estimate(spec, snapshot.tokens, snapshot.examples, adapter.name,
+                                 validation_tokens=snapshot.validation_tokens)
         now = self.clock()
         run_id = new_id("run")
         with self.store.write() as s:
             month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
             spent = queries.month_spend_microusd(s, month_start)
-            economics.check_budget(spec, est, spent)
+            budget_warning = economics.check_budget(spec, est, spent)
             run = RunRow(
                 id=run_id, idempotency_key=f"tuneops-{run_id}", job_name=spec.name,
                 spec_path=str(loaded.path), spec_sha256=loaded.sha256, spec_json=canonical_json(spec),
@@ -160,7 +162,8 @@ class Orchestrator(RunTracking):
             s.flush()
             queries.add_event(s, run_id, "state", "admitted", at=now, data={
                 "examples": snapshot.examples, "tokens": snapshot.tokens,
-                "estimate_microusd": est.microusd, "trained_tokens": est.trained_tokens})
+                "estimate_microusd": est.microusd, "trained_tokens": est.trained_tokens,
+                **({"budget_warning": budget_warning} if budget_warning else {})})
             audit.append(s, "run.admitted", "run", run_id, job_name=spec.name, actor=self.actor, at=now,
                          details={"spec_path": str(loaded.path), "spec_sha256": loaded.sha256,
                                   "dataset_sha256": snapshot.train.sha256,
@@ -170,6 +173,8 @@ class Orchestrator(RunTracking):
                                   "method": spec.method, "trigger": trigger,
                                   "hyperparameters": spec.hyperparameters.model_dump(mode="json"),
                                   "estimate_microusd": est.microusd})
+        if budget_warning:
+            self.warnings.append(budget_warning)
         self._notify(run, "admitted")
         crash.point("after-admit")
         return run
