@@ -22,10 +22,11 @@ from tuneops.errors import BudgetExceeded, TuneopsError
 from tuneops.spec import JobSpec
 
 
-def spec(provider: str = "sandbox", epochs: int | str = "auto", **budget: float) -> JobSpec:
-    return JobSpec.model_validate({"name": "triage", "model": {"provider": provider, "base": "gpt-4o-mini-2024-07-18"},
+def spec(provider: str = "sandbox", epochs: int | str = "auto", *, base: str = "gpt-4o-mini-2024-07-18",
+         method: str = "sft", options: dict | None = None, **budget: float) -> JobSpec:
+    return JobSpec.model_validate({"name": "triage", "method": method, "model": {"provider": provider, "base": base},
                                    "data": {"train": "t.jsonl"}, "hyperparameters": {"epochs": epochs},
-                                   "budget": budget})
+                                   "options": options or {}, "budget": budget})
 
 
 @pytest.fixture
@@ -56,12 +57,82 @@ def test_money_is_integer_microdollars() -> None:
 def test_sandbox_is_free_and_unsourced_prices_are_unknown() -> None:
     est = estimate(spec("sandbox"), tokens=100_000, examples=200, provider="sandbox")
     assert (est.epochs, est.trained_tokens, est.microusd) == (3, 300_000, 0)
-    for provider in ("openai", "azure", "together", "fireworks", "mistral", "vertex", "bedrock"):
+    # gpt-4o-mini has a first-party price at OpenAI only; elsewhere it is unknown, with the reason
+    for provider in ("azure", "together", "fireworks", "mistral", "vertex", "bedrock"):
         est = estimate(spec(provider), tokens=100_000, examples=200, provider=provider)
-        assert est.microusd is None and "price unknown" in est.note, provider
+        assert est.microusd is None and "price unknown" in est.note and est.confidence is None, provider
         assert est.price_source  # even an unknown price says where it should come from
     for p in economics.catalog():  # the built-in catalog never carries a price without a source and date
         assert p.source and p.checked
+        if p.microusd_per_mtok is None:
+            assert p.note, p  # an unknown price says why
+        else:
+            assert p.confidence in ("first-party", "third-party")
+
+
+def test_openai_prices_are_first_party_and_dpo_is_marked_as_inferred() -> None:
+    est = estimate(spec("openai", epochs=3), tokens=1_000_000, examples=1000, provider="openai")
+    assert (est.microusd, est.confidence) == (9_000_000, "first-party")  # 3M trained tokens x $3.00
+    assert "developers.openai.com" in (est.price_source or "")
+    dpo = estimate(spec("openai", method="dpo", epochs=1), tokens=1_000_000, examples=1000, provider="openai")
+    assert (dpo.microusd, dpo.confidence) == (3_000_000, "third-party")
+    alias = estimate(spec("openai", base="gpt-4o-mini", epochs=1), 1_000_000, 1000, "openai")
+    assert alias.microusd == 3_000_000  # the alias finds the dated model's price
+    assert estimate(spec("openai", base="gpt-4.1-2025-04-14", epochs=1), 1_000_000, 1000, "openai").microusd \
+        == 25_000_000
+    assert "not a base model tuneops lists for openai" in estimate(spec("openai", base="sandbox-mini"), 1, 1,
+                                                                   "openai").note
+
+
+def test_size_banded_prices_follow_the_base_models_size_and_training_type() -> None:
+    llama8 = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
+    est = estimate(spec("together", base=llama8, epochs=1), 1_000_000, 1000, "together")
+    assert (est.microusd, est.confidence) == (480_000, "third-party")
+    full = spec("together", base=llama8, epochs=1, options={"together": {"training_type": "full"}})
+    assert estimate(full, 1_000_000, 1000, "together").microusd == 540_000
+    est = estimate(spec("together", base="Qwen/Qwen2.5-72B-Instruct", epochs=1), 1_000_000, 1000, "together")
+    assert est.microusd == 2_900_000  # the 70-100B band
+    unknown = estimate(spec("together", base="some/new-model", epochs=1), 1_000_000, 1000, "together")
+    assert unknown.microusd is None and "size" in unknown.note
+    fw = estimate(spec("fireworks", base="llama-v3p1-8b-instruct", epochs=2), 1_000_000, 1000, "fireworks")
+    assert (fw.microusd, fw.confidence) == (1_000_000, "first-party")
+
+
+def test_together_bills_its_validation_tokens_too() -> None:
+    llama8 = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
+    job = spec("together", base=llama8, epochs=2)
+    est = estimate(job, 1_000_000, 1000, "together", validation_tokens=100_000)
+    assert (est.trained_tokens, est.validation_tokens) == (2_100_000, 100_000)  # 2 epochs + 1 evaluation
+    assert est.microusd == 1_008_000 and "validation tokens" in est.note
+    three = spec("together", base=llama8, epochs=2, options={"together": {"n_evals": 3}})
+    assert estimate(three, 1_000_000, 1000, "together", validation_tokens=100_000).trained_tokens == 2_300_000
+    # other providers bill training tokens only
+    assert estimate(spec("openai", epochs=2), 1_000_000, 1000, "openai", validation_tokens=100_000).trained_tokens \
+        == 2_000_000
+
+
+def test_a_third_party_price_passes_the_budget_with_a_warning_and_an_unknown_one_refuses() -> None:
+    job = spec("vertex", base="gemini-2.5-flash", epochs=1, per_run_usd=10.0)
+    est = estimate(job, 1_000_000, 1000, "vertex")  # $5.00, third-party
+    warning = check_budget(job, est, 0)
+    assert warning and "third-party" in warning and "$5.00" in warning
+    assert check_budget(spec("openai", epochs=1, per_run_usd=10.0),
+                        estimate(spec("openai", epochs=1), 1_000_000, 1000, "openai"), 0) is None
+    with pytest.raises(BudgetExceeded, match="unknown"):
+        check_budget(spec("bedrock", per_run_usd=10.0), estimate(spec("bedrock"), 1000, 100, "bedrock"), 0)
+    over = spec("vertex", base="gemini-2.5-flash", epochs=1, per_run_usd=1.0)
+    with pytest.raises(BudgetExceeded, match="over budget"):
+        check_budget(over, estimate(over, 1_000_000, 1000, "vertex"), 0)
+
+
+def test_hosting_and_inference_prices_are_separate_from_training() -> None:
+    assert estimate(spec("openai"), 1, 1, "openai").hosting_microusd_per_hour == 0
+    azure = estimate(spec("azure"), 1, 1, "azure")
+    assert azure.hosting_microusd_per_hour is None and "example" in azure.hosting_note
+    from tuneops.evals.pricing import inference_cost
+
+    assert inference_cost("openai", "gpt-4o-mini-2024-07-18", 1_000_000, 1_000_000) == 1_500_000
+    assert inference_cost("together", "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference", 1, 1) is None
 
 
 def test_epoch_rules_per_provider() -> None:
@@ -80,7 +151,7 @@ def test_user_prices_override_the_catalog_and_round_up(priced: Path) -> None:
     assert est.microusd == 9_000_009  # 3,000,003 tokens x $3.00/1M = $9.000009
     assert est.price_source == "test fixture (checked 2026-11-23)"
     assert actual_cost("openai", "gpt-4o-mini-2024-07-18", "sft", 1) == 3  # ceil(0.000003 x 1e6)
-    assert actual_cost("openai", "gpt-4o-mini-2024-07-18", "dpo", 1000) is None  # no dpo price given
+    assert actual_cost("openai", "gpt-4o-mini-2024-07-18", "dpo", 1000) == 3000  # the built-in dpo price
     assert actual_cost("openai", "gpt-4o-mini-2024-07-18", "sft", None) is None
 
 
@@ -103,10 +174,10 @@ def test_monthly_budget_counts_what_was_spent(priced: Path) -> None:
 
 
 def test_unknown_price_with_a_budget_is_refused_and_without_one_is_allowed() -> None:
-    est = estimate(spec("openai"), tokens=1000, examples=100, provider="openai")
-    check_budget(spec("openai"), est, 0)
-    with pytest.raises(BudgetExceeded, match=r"price of openai .* is unknown"):
-        check_budget(spec("openai", per_run_usd=100.0), est, 0)
+    est = estimate(spec("azure"), tokens=1000, examples=100, provider="azure")
+    check_budget(spec("azure"), est, 0)
+    with pytest.raises(BudgetExceeded, match=r"price of azure .* is unknown"):
+        check_budget(spec("azure", per_run_usd=100.0), est, 0)
 
 
 def test_budget_exceeded_is_a_user_error_with_its_own_exit_code() -> None:
@@ -138,6 +209,7 @@ def test_estimate_command_compares_providers(tmp_path: Path, capsys: pytest.Capt
     assert main(["estimate", str(spec_path), "--providers", "sandbox,openai", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     by = {e["provider"]: e for e in data["estimates"]}
-    assert by["sandbox"]["microusd"] == 0 and by["openai"]["microusd"] is None
+    assert by["sandbox"]["microusd"] == 0 and by["openai"]["microusd"] == 12_000  # gpt-3.5-turbo at $8.00/1M
+    assert by["openai"]["confidence"] == "first-party"
     assert by["openai"]["epochs"] == openai_auto_epochs(20)
     assert by["sandbox"]["trained_tokens"] == data["tokens"] * 3

@@ -94,3 +94,14 @@ def test_the_client_adds_auth_per_request_and_never_shows_the_key():
         assert "sk-abcdef" not in repr(api)
         assert "authorization" not in http.headers
     assert seen == ["Bearer sk-abcdef", None]
+
+
+def test_a_429_for_insufficient_quota_is_permanent_and_says_what_to_do() -> None:
+    body = {"error": {"code": "insufficient_quota", "message": "You exceeded your current quota"}}
+    for create in (False, True):
+        exc = translate_response(httpx.Response(429, json=body), "together", "create" if create else "get",
+                                 create=create)
+        assert type(exc) is PermanentProviderError and exc.code == "insufficient_quota"
+        assert "exceeded your current quota" in str(exc) and "add credit or quota" in str(exc)
+    limited = {"error": {"code": "rate_limit_exceeded", "message": "slow down"}}
+    assert type(translate_response(httpx.Response(429, json=limited), "p", "get")) is TransientProviderError

@@ -1,7 +1,8 @@
 """Translate openai SDK (and plain httpx) failures into tuneops's transient/permanent provider errors.
 
 Rules, shared by every adapter of the OpenAI family (OpenAI, Azure OpenAI, the sandbox, Azure ARM):
-429 is a refusal, so it is transient even on create; 408/409/5xx, timeouts and broken connections are
+429 is a refusal, so it is transient even on create (unless its code is ``insufficient_quota``: out of
+credit, which no retry fixes, so permanent); 408/409/5xx, timeouts and broken connections are
 transient, but on create they are ambiguous (the job may exist); any other 4xx is permanent. The
 provider's own error code and message are kept; credential values are scrubbed from messages.
 """
@@ -18,6 +19,7 @@ from tuneops.errors import (
     ProviderError,
     TransientProviderError,
 )
+from tuneops.http import PERMANENT_429_CODES, out_of_quota
 from tuneops.retry import retry_after_seconds
 
 # Besides 429 and 5xx: request timeout and conflict are worth another try (the SDK retries them too).
@@ -51,6 +53,8 @@ def status_error(status: int, code: str | None, message: str, *, provider: str, 
     kwargs: dict[str, Any] = dict(provider=provider, operation=operation, code=code, status=status,
                                   retry_after=retry_after)
     text = f"HTTP {status}: {message}"
+    if status == 429 and code in PERMANENT_429_CODES:
+        return out_of_quota(text, **kwargs)
     if status == 429:
         # A 429 is a refusal: nothing was created, so even a create may simply be tried again.
         return TransientProviderError(text, **kwargs)

@@ -145,7 +145,8 @@ class VertexProvider:
     def create(self, request: CreateRequest) -> ProviderJob:
         """POST the tuning job once; its labels and description carry the idempotency key."""
         body = self.create_body(request)
-        raw = self.api.json("POST", self.api.url(f"{self.api.parent}/tuningJobs"), operation="create",
+        version = bodies.api_version(body, self.api.api_version)
+        raw = self.api.json("POST", self.api.url(f"{self.api.parent}/tuningJobs", version), operation="create",
                             create=True, body=body)
         return parse.job(raw)
 

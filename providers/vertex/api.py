@@ -43,9 +43,10 @@ class VertexAPI:
         """The location resource that owns tuning jobs."""
         return f"projects/{self.project}/locations/{self.region}"
 
-    def url(self, resource: str) -> str:
-        """The Vertex URL of a resource path such as ``projects/p/locations/l/tuningJobs``."""
-        return f"{self.base_url}/{self.api_version}/{resource.lstrip('/')}"
+    def url(self, resource: str, version: str | None = None) -> str:
+        """The Vertex URL of a resource path such as ``projects/p/locations/l/tuningJobs`` (``version``:
+        another REST version than the adapter's, e.g. v1beta1 for one call)."""
+        return f"{self.base_url}/{version or self.api_version}/{resource.lstrip('/')}"
 
     def object_url(self, bucket: str, name: str) -> str:
         """The Cloud Storage JSON API URL of one object's metadata."""

@@ -25,6 +25,12 @@ TUNING_MODES = {"full": "TUNING_MODE_FULL", "peft_adapter": "TUNING_MODE_PEFT_AD
 
 MAX_DISPLAY_NAME = 128
 
+# Fields the v1 API does not have (only v1beta1): a create using any of them must go to v1beta1,
+# or Vertex rejects it (found by comparing the v1 and v1beta1 TuningJob references).
+BETA_SPEC_FIELDS = ("tuningMode",)
+BETA_HYPERPARAMETERS = ("learningRate", "batchSize")
+BETA = "v1beta1"
+
 
 def is_gemini(base_model: str) -> bool:
     """True for Google's Gemini models (``gemini-2.5-flash``, ``publishers/google/models/gemini-...``)."""
@@ -99,3 +105,13 @@ def create_body(request: CreateRequest, options: Mapping[str, Any]) -> dict[str,
     if options.get("service_account"):
         body["serviceAccount"] = str(options["service_account"])
     return body
+
+
+def api_version(body: Mapping[str, Any], default: str) -> str:
+    """The REST version a create body needs: v1beta1 when it uses a field only v1beta1 has, else ``default``."""
+    for key in SPEC_KEYS.values():
+        spec = body.get(key) or {}
+        params = spec.get("hyperParameters") or {}
+        if any(f in spec for f in BETA_SPEC_FIELDS) or any(f in params for f in BETA_HYPERPARAMETERS):
+            return BETA
+    return default

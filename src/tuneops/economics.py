@@ -2,7 +2,10 @@
 
 Money is integer micro-dollars everywhere; prices are parsed from decimal strings, never floats.
 A price nobody could source is unknown (None) and shown as such; a spec with a budget and an
-unknown price is refused rather than waved through.
+unknown price is refused rather than waved through. Every price says how sure it is: ``first-party``
+(the provider's own page) or ``third-party`` (someone else's transcription; a budget check on it
+passes with a warning). Together and Fireworks price by model size: the size comes from the
+adapter's base-model list (tuneops.basemodels), and an unknown size leaves the price unknown.
 """
 
 from __future__ import annotations
@@ -23,9 +26,17 @@ BUILTIN = Path(__file__).parent / "data" / "pricing.toml"
 MICRO = 1_000_000
 
 
+CONFIDENCES = ("first-party", "third-party")
+# Methods that price something other than training; a "*" entry never stands for them.
+NON_TRAINING = ("infer_input", "infer_output", "hosting_hour")
+# Providers that also bill the validation tokens of each evaluation during training (pricing.md §3).
+BILLS_VALIDATION = {"together": "n_evals"}
+
+
 @dataclass(frozen=True)
 class Price:
-    """One catalog entry: USD per 1M trained tokens, as integer micro-dollars (None = unknown)."""
+    """One catalog entry: USD per 1M tokens (per hour for ``hosting_hour``), as integer micro-dollars
+    (None = unknown), with its source, the date it was read and how sure it is."""
 
     provider: str
     model: str
@@ -35,11 +46,29 @@ class Price:
     checked: str
     note: str = ""
     origin: str = ""  # the catalog file it came from
+    confidence: str = "first-party"
+    min_params_b: float | None = None  # a size band (billions of parameters, inclusive)
+    max_params_b: float | None = None
+    training_type: str | None = None  # "lora" or "full" where the price depends on it
 
-    def matches(self, provider: str, model: str, method: str) -> bool:
-        """True when this entry applies to the provider, model and method."""
-        return (self.provider in ("*", provider) and self.method in ("*", method)
-                and fnmatch.fnmatchcase(model.lower(), self.model.lower()))
+    @property
+    def banded(self) -> bool:
+        """True when this price applies to a model-size band only."""
+        return self.min_params_b is not None or self.max_params_b is not None
+
+    def matches(self, provider: str, model: str, method: str, *, params_b: float | None = None,
+                training_type: str | None = None, names: tuple[str, ...] = ()) -> bool:
+        """True when this entry applies to the provider, model (or one of its ``names``), method, size and type."""
+        if self.provider not in ("*", provider):
+            return False
+        if self.method != method and not (self.method == "*" and method not in NON_TRAINING):
+            return False
+        if self.training_type is not None and self.training_type != (training_type or "lora"):
+            return False
+        if self.banded and (params_b is None or not ((self.min_params_b or 0) <= params_b
+                                                      <= (self.max_params_b or float("inf")))):
+            return False
+        return any(fnmatch.fnmatchcase(n.lower(), self.model.lower()) for n in (model, *names))
 
 
 @dataclass(frozen=True)
@@ -58,6 +87,10 @@ class Estimate:
     note: str = ""
     microusd_per_mtok: int | None = None
     time_s: int | None = None  # None = not known for this provider
+    confidence: str | None = None  # of the price: first-party, third-party; None when unknown
+    validation_tokens: int = 0  # validation tokens billed on top (Together: n_evals x validation set)
+    hosting_microusd_per_hour: int | None = None  # serving the model, where it bills by the hour
+    hosting_note: str = ""
 
 
 def parse_usd(value: Any, where: str = "") -> int | None:
@@ -85,13 +118,28 @@ def _read(path: Path) -> list[Price]:
     prices = []
     for i, entry in enumerate(data.get("price", []), start=1):
         where = f"{path}: price #{i}"
-        if not isinstance(entry, dict) or "provider" not in entry or "usd_per_mtok" not in entry:
-            raise TuneopsError(f"{where}: needs at least provider and usd_per_mtok")
+        amount = entry.get("usd_per_mtok", entry.get("usd_per_hour")) if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or "provider" not in entry or amount is None:
+            raise TuneopsError(f"{where}: needs at least provider and usd_per_mtok (usd_per_hour for hosting)")
+        confidence = str(entry.get("confidence", "first-party"))
+        if confidence not in CONFIDENCES:
+            raise TuneopsError(f"{where}: confidence must be one of {', '.join(CONFIDENCES)}; got {confidence!r}")
         prices.append(Price(
             provider=str(entry["provider"]), model=str(entry.get("model", "*")), method=str(entry.get("method", "*")),
-            microusd_per_mtok=parse_usd(entry["usd_per_mtok"], where), source=str(entry.get("source", "")),
-            checked=str(entry.get("checked", "")), note=str(entry.get("note", "")), origin=str(path)))
+            microusd_per_mtok=parse_usd(amount, where), source=str(entry.get("source", "")),
+            checked=str(entry.get("checked", "")), note=str(entry.get("note", "")), origin=str(path),
+            confidence=confidence, min_params_b=_float(entry.get("min_params_b"), where),
+            max_params_b=_float(entry.get("max_params_b"), where),
+            training_type=str(entry["training_type"]) if entry.get("training_type") else None))
     return prices
+
+
+def _float(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TuneopsError(f"{where}: a size bound must be a number of billions of parameters; got {value!r}")
+    return float(value)
 
 
 def override_path() -> Path | None:
@@ -118,12 +166,34 @@ def catalog() -> tuple[Price, ...]:
     return _catalog(str(path) if path else None, mtime)
 
 
-def price_for(provider: str, base_model: str, method: str) -> Price | None:
-    """The first catalog entry that applies, or None when the catalog has nothing for it."""
+def price_for(provider: str, base_model: str, method: str, training_type: str | None = None) -> Price | None:
+    """The first catalog entry that applies, or None when the catalog has nothing for it.
+
+    The base model is also matched by its canonical id and aliases, and sized, through the provider's
+    base-model list."""
+    from tuneops.basemodels import lookup
+
+    entry = lookup(provider, base_model) if provider != "*" else None
+    names = entry.names() if entry else ()
+    params_b = entry.params_b if entry else None
     for p in catalog():
-        if p.matches(provider, base_model, method):
+        if p.matches(provider, base_model, method, params_b=params_b, training_type=training_type, names=names):
             return p
     return None
+
+
+def training_type(spec: JobSpec, provider: str) -> str | None:
+    """LoRA or full training, where the provider's price depends on it (its options say; LoRA by default)."""
+    value = spec.options.get(provider, {}).get("training_type")
+    return str(value).lower() if value else None
+
+
+def validation_billed(spec: JobSpec, provider: str, validation_tokens: int) -> int:
+    """Validation tokens the provider bills on top of training: Together's n_evals x the validation set."""
+    if provider not in BILLS_VALIDATION or validation_tokens <= 0:
+        return 0
+    n_evals = spec.options.get(provider, {}).get(BILLS_VALIDATION[provider])
+    return validation_tokens * (1 if n_evals is None else int(n_evals))
 
 
 # -- epochs ------------------------------------------------------------------------------------------
@@ -171,15 +241,20 @@ def cost_microusd(trained_tokens: int, microusd_per_mtok: int) -> int:
     return -(-trained_tokens * microusd_per_mtok // MICRO)
 
 
-def estimate(spec: JobSpec, tokens: int, examples: int, provider: str) -> Estimate:
-    """Tokens x epochs x price for ``spec`` at ``provider`` (tokens: training tokens per epoch)."""
+def estimate(spec: JobSpec, tokens: int, examples: int, provider: str, *, validation_tokens: int = 0) -> Estimate:
+    """Tokens x epochs x price for ``spec`` at ``provider`` (tokens: training tokens per epoch), plus the
+    validation tokens the provider bills (``validation_tokens``: the validation set's tokens)."""
     base = spec.model.base
     epochs, rule, known = epochs_for(provider, base, examples, spec.hyperparameters.epochs)
-    trained = tokens * epochs
-    price = price_for(provider, base, spec.method)
+    val = validation_billed(spec, provider, validation_tokens)
+    trained = tokens * epochs + val
+    price = price_for(provider, base, spec.method, training_type(spec, provider))
     notes = []
     if not known:
         notes.append("epochs assumed")
+    if val:
+        notes.append(f"includes {val:,} validation tokens ({provider} bills each evaluation on the validation set)")
+    confidence = None
     if price is None:
         notes.append(f"no catalog entry for {provider} {base} ({spec.method})")
         micro = per = None
@@ -190,17 +265,32 @@ def estimate(spec: JobSpec, tokens: int, examples: int, provider: str) -> Estima
         source = f"{price.source} (checked {price.checked})" if price.checked else price.source
         if per is None:
             notes.append("price unknown" + (f": {price.note}" if price.note else ""))
+        else:
+            confidence = price.confidence
+            if price.note:
+                notes.append(price.note)
+    if micro is None:
+        from tuneops.basemodels import known, lookup
+
+        if known(provider) and lookup(provider, base) is None:
+            notes.insert(0, f"{base} is not a base model tuneops lists for {provider}")
+    hosting = price_for(provider, base, "hosting_hour")
     return Estimate(provider=provider, base_model=base, method=spec.method, tokens=tokens, epochs=epochs,
                     epochs_rule=rule, trained_tokens=trained, microusd=micro, price_source=source,
-                    note="; ".join(notes), microusd_per_mtok=per, time_s=None)
+                    note="; ".join(notes), microusd_per_mtok=per, time_s=None, confidence=confidence,
+                    validation_tokens=val,
+                    hosting_microusd_per_hour=hosting.microusd_per_mtok if hosting else None,
+                    hosting_note=hosting.note if hosting else "")
 
 
-def check_budget(spec: JobSpec, est: Estimate, month_spent_microusd: int) -> None:
-    """Refuse (BudgetExceeded, with the numbers) a run over the spec's per-run or per-month budget."""
+def check_budget(spec: JobSpec, est: Estimate, month_spent_microusd: int) -> str | None:
+    """Refuse (BudgetExceeded, with the numbers) a run over the spec's per-run or per-month budget.
+
+    Returns a warning when the check passed on a third-party price (not the provider's own figure)."""
     per_run = spec.budget.per_run_microusd
     per_month = spec.budget.per_month_microusd
     if per_run is None and per_month is None:
-        return
+        return None
     which = " and ".join(n for n, v in (("per_run_usd", per_run), ("per_month_usd", per_month)) if v is not None)
     if est.microusd is None:
         raise BudgetExceeded(
@@ -220,6 +310,11 @@ def check_budget(spec: JobSpec, est: Estimate, month_spent_microusd: int) -> Non
             f"job {spec.name}: estimated {format_usd(est.microusd)} at {est.provider} ({numbers}) plus "
             f"{format_usd(month_spent_microusd)} spent this month is {format_usd(total)}, "
             f"over budget.per_month_usd {format_usd(per_month)}; nothing was submitted")
+    if est.confidence == "third-party":
+        return (f"job {spec.name}: the budget check used a third-party price for {est.provider} {est.base_model} "
+                f"({format_usd(est.microusd_per_mtok)} per 1M from {est.price_source}); the provider's own page "
+                "may differ")
+    return None
 
 
 def actual_cost(provider: str, base_model: str, method: str, trained_tokens: int | None) -> int | None:

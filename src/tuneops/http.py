@@ -24,6 +24,8 @@ from tuneops.retry import retry_after_seconds
 
 # Statuses that say "try again later" without saying the request was rejected for good.
 TRANSIENT_STATUS = frozenset({408, 409, 425, 429})
+# A 429 with one of these codes will not pass by waiting: the account is out of credit or quota.
+PERMANENT_429_CODES = frozenset({"insufficient_quota"})
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 UPLOAD_TIMEOUT = httpx.Timeout(600.0, connect=30.0)
 REDACTED = "<redacted>"
@@ -86,12 +88,20 @@ def translate_response(response: httpx.Response, provider: str, operation: str, 
     kwargs: dict[str, Any] = dict(provider=provider, operation=operation, code=code, status=status,
                                   retry_after=retry_after_seconds(response.headers))
     text = f"HTTP {status}: {message}"
+    if status == 429 and code in PERMANENT_429_CODES:
+        return out_of_quota(text, **kwargs)
     if status == 429:
         # A rate limit is a refusal: nothing was created, so even a create may simply be retried.
         return TransientProviderError(text, **kwargs)
     if status in TRANSIENT_STATUS or status >= 500:
         return (AmbiguousCreate if create else TransientProviderError)(text, **kwargs)
     return PermanentProviderError(text, **kwargs)
+
+
+def out_of_quota(text: str, **kwargs: Any) -> PermanentProviderError:
+    """The error for a 429 that says the account is out of credit or quota: permanent, with what to do."""
+    return PermanentProviderError(f"{text} (out of quota or credit: retrying cannot help; add credit or quota "
+                                  "at the provider, then submit again)", **kwargs)
 
 
 def translate_transport(exc: httpx.TransportError, provider: str, operation: str, *,

@@ -39,6 +39,7 @@ COMMAND_MODULES = (
     "sandbox",
     "db",
     "webhooks",
+    "pricing",
 )
 
 
@@ -67,6 +68,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "models": ("models",), "history": ("history",), "schedule": ("schedule",), "audit": ("audit",),
     "lineage": ("audit",), "providers": ("providers",), "sandbox": ("sandbox",), "db": ("db",),
     "webhooks": ("webhooks",), "data": ("data",), "deploy": ("deploy",), "undeploy": ("deploy",),
+    "pricing": ("pricing",),
 }
 _registered: set[str] = set()
 

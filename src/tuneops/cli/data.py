@@ -231,7 +231,8 @@ def estimate(
     from tuneops import spec as specmod
 
     job = specmod.load(spec, check_provider=False, check_options=False).spec
-    ests = [economics.estimate(job.with_provider(p), report.tokens, report.examples, p) for p in report.providers]
+    ests = [economics.estimate(job.with_provider(p), report.tokens, report.examples, p,
+                               validation_tokens=report.validation_tokens) for p in report.providers]
     if as_json:
         state.print_json({"spec": report.spec, "examples": report.examples, "tokens": report.tokens,
                           "token_count_exact": report.token_count_exact, "tokenizer_note": report.tokenizer.note,
@@ -244,6 +245,7 @@ def estimate(
 
 
 def _render_estimates(report: PreflightReport, job: Any, ests: list[Any]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from tuneops.economics import format_usd
@@ -254,36 +256,47 @@ def _render_estimates(report: PreflightReport, job: Any, ests: list[Any]) -> Non
                         f"{report.tokens:,} tokens per epoch{approx}", title_justify="left")
     per_run = job.budget.per_run_microusd
     show_time = any(e.time_s is not None for e in ests)
-    cols = ["provider", "epochs", "trained tokens", "per 1M", "estimate"]
+    cols = ["provider", "epochs", "trained tokens", "per 1M", "estimate", "confidence"]
     cols += ["time"] if show_time else []
     cols += ["budget"] if per_run is not None else []
     for col in cols:
-        table.add_column(col, justify="left" if col in ("provider", "budget") else "right")
+        table.add_column(col, justify="left" if col in ("provider", "budget", "confidence") else "right",
+                         no_wrap=col == "confidence")
     for e in ests:
         cost = format_usd(e.microusd) if e.microusd is not None else "[yellow]unknown[/]"
         rate = format_usd(e.microusd_per_mtok) if e.microusd_per_mtok is not None else "[yellow]unknown[/]"
+        sure = {"first-party": "first-party", "third-party": "[yellow]third-party[/]"}.get(e.confidence or "", "-")
         row = [e.provider, f"{e.epochs}" + ("" if e.epochs_rule == "set in the spec" else "*"),
-               f"{e.trained_tokens:,}", rate, cost]
+               f"{e.trained_tokens:,}", rate, cost, sure]
         if show_time:
             row.append("unknown" if e.time_s is None else f"{e.time_s:,}s")
         if per_run is not None:
             if e.microusd is None:
                 row.append("[red]refused†[/]")
             else:
-                row.append("[green]ok[/]" if e.microusd <= per_run else f"[red]over {format_usd(per_run)}[/]")
+                ok = "[green]ok[/]" if e.confidence != "third-party" else "[yellow]ok, warned‡[/]"
+                row.append(ok if e.microusd <= per_run else f"[red]over {format_usd(per_run)}[/]")
         table.add_row(*row)
     con.print(table)
     if per_run is not None and any(e.microusd is None for e in ests):
         con.print("[dim]† refused at submit: the spec sets a budget and this price is unknown (add a sourced "
                   "price to .tuneops/pricing.toml)[/]")
+    if per_run is not None and any(e.confidence == "third-party" for e in ests):
+        con.print("[dim]‡ admitted with a warning: the price is a third-party transcription, not the provider's own "
+                  "page[/]")
     for e in ests:
         if e.epochs_rule != "set in the spec":
             con.print(f"[dim]* {e.provider}: {e.epochs_rule}[/]")
     for e in ests:
         if e.note:
-            con.print(f"[dim]{e.provider}: {e.note}[/]", soft_wrap=True)
+            con.print(f"[dim]{e.provider}: {escape(e.note)}[/]", soft_wrap=True)
         if e.price_source:
-            con.print(f"[dim]{e.provider} price source: {e.price_source}[/]", soft_wrap=True)
+            con.print(f"[dim]{e.provider} price source ({e.confidence or 'unknown price'}): "
+                      f"{escape(e.price_source)}[/]", soft_wrap=True)
+        if e.hosting_microusd_per_hour or e.hosting_note:
+            rate = format_usd(e.hosting_microusd_per_hour)
+            con.print(f"[dim]{e.provider} serving: {rate} per hour" + (f" ({escape(e.hosting_note)})" if
+                      e.hosting_note else "") + "[/]", soft_wrap=True)
     if not report.token_count_exact:
         con.print(f"[yellow]tokens:[/] {report.tokenizer.note}")
     if report.counts["error"]:

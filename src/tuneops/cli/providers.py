@@ -1,6 +1,8 @@
-"""`tuneops providers list|check`: what back ends are installed and whether their credentials work."""
+"""`tuneops providers list|check|models|docs`: installed back ends, their credentials, base models and pages."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
@@ -143,3 +145,30 @@ def providers_models(
         out.print(f"status: {escape(rows[0]['status'])}", soft_wrap=True)
     for source, confidence in dict.fromkeys((r["source"], r["confidence"]) for r in rows if r["source"]):
         out.print(f"[dim]source ({confidence}): {escape(source)}[/]", soft_wrap=True)
+
+
+@providers_app.command("docs")
+def providers_docs(
+    names: list[str] = typer.Argument(None, help="Providers (default: every installed one with a page)."),
+    docs_dir: Path = typer.Option(Path("docs/providers"), "--dir", help="Where the pages are."),
+    write: bool = typer.Option(False, "--write", help="Rewrite the generated part of each page."),
+) -> None:
+    """Check (or with --write, rewrite) the generated part of docs/providers/<name>.md: options, base models, prices."""
+    from tuneops import providerdocs, registry
+    from tuneops.errors import TuneopsError
+
+    stale = []
+    for name in names or [n for n in registry.names() if providerdocs.page(n, docs_dir).is_file()]:
+        text = providerdocs.current(name, docs_dir)
+        if text is None:
+            raise TuneopsError(f"{providerdocs.page(name, docs_dir)}: missing, or without the generated-part "
+                               "markers; copy the layout of another provider's page")
+        if text != providerdocs.page(name, docs_dir).read_text(encoding="utf-8"):
+            stale.append(name)
+            if write:
+                providerdocs.page(name, docs_dir).write_text(text, encoding="utf-8")
+    out = state.console()
+    if stale and not write:
+        out.print(f"out of date: {', '.join(stale)}; run `tuneops providers docs --write`")
+        raise typer.Exit(1)
+    out.print(f"rewrote: {', '.join(stale)}" if stale else "provider pages are current")

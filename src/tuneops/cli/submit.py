@@ -97,6 +97,11 @@ def submit(
     from tuneops.runs.orchestrator import Orchestrator, ProviderPool
 
     loaded = specmod.load(spec)
+    if provider and provider != loaded.spec.model.provider:
+        # The other provider's required options, checked before anything is uploaded.
+        problems = specmod.option_problems(loaded.path.read_text(encoding="utf-8"), loaded.spec, [provider])
+        if problems:
+            raise specmod.SpecError(str(loaded.path), problems)
     orch = Orchestrator(None, ProviderPool())  # type: ignore[arg-type]  # the ledger opens after preparing
     orch.notice = _notice
     try:
@@ -108,6 +113,8 @@ def submit(
             _left_behind(orch, spec, exc)
         run = outcome.run
         assert run is not None
+        for warning in orch.warnings:
+            state.err_console().print(f"warning: {warning}", soft_wrap=True, highlight=False, markup=False)
         line = describe(outcome)
         if outcome.how == REJECTED:
             raise TuneopsError(line)
@@ -152,6 +159,11 @@ def plan(
 
     set_timeout(timeout)
     loaded = specmod.load(spec)
+    if provider and provider != loaded.spec.model.provider:
+        # The other provider's required options, checked before anything is uploaded.
+        problems = specmod.option_problems(loaded.path.read_text(encoding="utf-8"), loaded.spec, [provider])
+        if problems:
+            raise specmod.SpecError(str(loaded.path), problems)
     orch = Orchestrator(None, ProviderPool())  # type: ignore[arg-type]
     try:
         prepared = orch.prepare(loaded, provider=provider, check_budget=False)

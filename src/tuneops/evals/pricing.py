@@ -9,11 +9,9 @@ OUTPUT = "infer_output"
 def _per_mtok(provider: str, model: str, method: str) -> int | None:
     from tuneops import economics
 
-    # Exact method only: a catalog entry for "*" describes training and must not price inference.
-    for price in economics.catalog():
-        if price.method == method and price.matches(provider, model, method):
-            return price.microusd_per_mtok
-    return None
+    # A catalog entry for "*" describes training and never prices inference (economics.NON_TRAINING).
+    price = economics.price_for(provider, model, method)
+    return None if price is None else price.microusd_per_mtok
 
 
 def inference_cost(provider: str, model: str, input_tokens: int, output_tokens: int) -> int | None:

@@ -147,6 +147,7 @@ class Orchestrator(IntentSubmission, VerifiedUploads, RunTracking):
         self.identity = identity()
         self.listener = listener
         self.notice: Callable[[str], Any] | None = None  # told about each retry (the CLI prints to stderr)
+        self.warnings: list[str] = []  # said to the user, not refused: e.g. a budget checked on a third-party price
 
     # -- admit -----------------------------------------------------------------------------------
 
@@ -168,7 +169,8 @@ class Orchestrator(IntentSubmission, VerifiedUploads, RunTracking):
             loaded = loaded.model_copy(update={"spec": spec})
         snapshot = build_snapshot(loaded, adapter, staging_dir())
         self._check_request(adapter, spec, snapshot)
-        est = economics.estimate(spec, snapshot.tokens, snapshot.examples, adapter.name)
+        est = economics.estimate(spec, snapshot.tokens, snapshot.examples, adapter.name,
+                                 validation_tokens=snapshot.validation_tokens)
         if check_budget:  # the per-run limit needs no ledger; the month is checked on admit
             economics.check_budget(spec, est, 0)
         key = intent_key(spec, adapter.name, adapter.location(), snapshot.train.sha256,
@@ -198,7 +200,7 @@ class Orchestrator(IntentSubmission, VerifiedUploads, RunTracking):
                     return existing
                 month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
                 spent = queries.month_spend_microusd(s, month_start)
-                economics.check_budget(spec, est, spent)
+                budget_warning = economics.check_budget(spec, est, spent)
                 run = RunRow(
                     id=run_id, idempotency_key=f"tuneops-{run_id}", job_name=spec.name,
                     spec_path=str(loaded.path), spec_sha256=loaded.sha256, spec_json=canonical_json(spec),
@@ -213,7 +215,8 @@ class Orchestrator(IntentSubmission, VerifiedUploads, RunTracking):
                 s.flush()
                 queries.add_event(s, run_id, "state", "admitted", at=now, data={
                     "examples": snapshot.examples, "tokens": snapshot.tokens,
-                    "estimate_microusd": est.microusd, "trained_tokens": est.trained_tokens})
+                    "estimate_microusd": est.microusd, "trained_tokens": est.trained_tokens,
+                    **({"budget_warning": budget_warning} if budget_warning else {})})
                 audit.append(s, "run.admitted", "run", run_id, job_name=spec.name, actor=self.actor, at=now,
                              details={"spec_path": str(loaded.path), "spec_sha256": loaded.sha256,
                                       "dataset_sha256": snapshot.train.sha256,
@@ -231,6 +234,8 @@ class Orchestrator(IntentSubmission, VerifiedUploads, RunTracking):
             if winner is None:
                 raise
             return winner
+        if budget_warning:
+            self.warnings.append(budget_warning)
         self.current = run
         self._notify(run, "admitted")
         crash.point("after-admit")

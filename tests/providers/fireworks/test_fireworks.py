@@ -163,6 +163,26 @@ def test_metrics_come_from_the_metrics_file(provider, fake, fixture_json):
     assert provider.checkpoints(done["name"]) == []
 
 
+def test_dpo_metrics_come_from_the_documented_metrics_file_endpoint(provider, fake, fixture_json):
+    from fireworks.types import DpoJobGetMetricsFileEndpointResponse
+
+    dpo = fixture_json("dpo_job.json")
+    fake.jobs[dpo["name"]] = dpo
+    signed = {"signedUrl": "https://storage.googleapis.com/fw-metrics/acme/dpo/metrics.jsonl?X-Goog-Signature=d"}
+    DpoJobGetMetricsFileEndpointResponse.model_validate(signed)  # the documented response shape
+    endpoint = fake.router.get(url__regex=r".*/dpoJobs/[^/]+:getMetricsFileEndpoint$").mock(
+        return_value=httpx.Response(200, json=signed))
+    fake.router.get(url__regex=r"https://storage\.googleapis\.com/fw-metrics/acme/dpo/.*").mock(
+        return_value=httpx.Response(200, text=(fixture_dir() / "metrics.jsonl").read_text()))
+    assert [p.step for p in provider.metrics(dpo["name"])] == [1, 40, 80]
+    assert endpoint.call_count == 1
+    # an SFT job carries its signed URL itself; before Fireworks writes the file there is nothing to read
+    running = fixture_json("sft_job.json")
+    fake.jobs[running["name"]] = running
+    assert "metricsFileSignedUrl" not in running and provider.metrics(running["name"]) == []
+    assert endpoint.call_count == 1
+
+
 def test_list_jobs_pages_through_both_kinds(provider, fake):
     for k in "abc":
         provider.create(request(key=f"tuneops-run_{k}"))

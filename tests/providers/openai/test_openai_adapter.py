@@ -362,6 +362,18 @@ def test_http_errors_are_translated(router: respx.MockRouter, provider: OpenAIPr
     assert body["error"]["message"] in str(exc)
 
 
+@pytest.mark.parametrize("operation", ["get", "create"])
+def test_a_429_for_insufficient_quota_is_permanent(router: respx.MockRouter, provider: OpenAIProvider,
+                                                   operation: str) -> None:
+    body = load("error_429_insufficient_quota.json")
+    route = (router.get(f"{BASE}/fine_tuning/jobs/j") if operation == "get"
+             else router.post(f"{BASE}/fine_tuning/jobs")).respond(429, json=body, headers={"retry-after": "1"})
+    with pytest.raises(PermanentProviderError) as info:
+        provider.get("j") if operation == "get" else provider.create(example_request("openai"))
+    assert info.value.code == "insufficient_quota" and "add credit or quota" in str(info.value)
+    assert route.call_count == 1  # asked once: waiting cannot fix an empty account
+
+
 @pytest.mark.parametrize("failure, operation, expected", [
     (httpx.ReadTimeout("timed out"), "create", AmbiguousCreate),
     (httpx.RemoteProtocolError("peer closed connection"), "create", AmbiguousCreate),

@@ -79,6 +79,9 @@ class FakeVertex:
         r = self.router
         jobs = f"/v1/{PARENT}/tuningJobs"
         r.route(method="POST", host=HOST, path=jobs).mock(side_effect=self._handler("create", self.create))
+        # Creates using v1beta1-only fields (tuningMode, learningRate, batchSize) go to v1beta1.
+        r.route(method="POST", host=HOST, path=f"/v1beta1/{PARENT}/tuningJobs").mock(
+            side_effect=self._handler("create", self.create))
         r.route(method="GET", host=HOST, path=jobs).mock(side_effect=self._handler("find", self.list))
         r.route(method="GET", host=HOST, path__regex=rf"^{jobs}/(?P<jid>\d+)$").mock(
             side_effect=self._handler("get", self.get))

@@ -50,6 +50,23 @@ def test_open_models_take_an_absolute_learning_rate_and_batch_size(make_vertex: 
     assert params == {"epochCount": 3, "learningRate": 2e-4, "batchSize": 8}
 
 
+@pytest.mark.parametrize("options, hp, base, version", [
+    ({}, {}, None, "v1"),
+    ({"tuning_mode": "peft_adapter"}, {}, None, "v1beta1"),
+    ({}, {"learning_rate": 2e-4, "batch_size": 8}, "publishers/meta/models/llama3_1@llama-3.1-8b-instruct", "v1beta1"),
+])
+def test_creates_using_v1beta1_only_fields_go_to_v1beta1(
+        vertex_api: FakeVertex, make_vertex: Callable[..., VertexProvider], options: dict, hp: dict,
+        base: str | None, version: str) -> None:
+    request = example_request(**hp)
+    if base:
+        request = replace(request, base_model=base)
+    provider = make_vertex(**options)
+    job = provider.create(request)
+    assert [r.url.path.split("/")[1] for r in vertex_api.calls("create")] == [version]
+    assert provider.get(job.provider_job_id).provider_job_id == job.provider_job_id  # read back (v1)
+
+
 def test_an_unknown_adapter_size_is_refused(make_vertex: Callable[..., VertexProvider]) -> None:
     with pytest.raises(UnsupportedOperation, match="adapter_size"):
         make_vertex(adapter_size=3).create_body(example_request())
