@@ -33,6 +33,7 @@ ALLOWED_DETAILS = frozenset({
     "eval_id", "eval_set", "metric", "score", "scores", "examples_scored", "alias", "model",
     "previous_model", "candidate_score", "holder_score", "base_score", "margin", "rule", "decision",
     "fire_key", "inference_calls", "cached", "deployment", "run_id", "note", "shutdown_at", "base_shutdown_at",
+    "holder_lift_ci", "base_lift_ci", "pilot_run_id", "pilot_examples", "lift", "lift_ci",
 })
 
 
