@@ -184,9 +184,11 @@ class GateResult:
         return "; ".join(self.failures) if self.failures else "all rules passed"
 
 
-def check_gate(rule: Any, candidate: Score, holder: Score | None, base: Score | None) -> GateResult:
+def check_gate(rule: Any, candidate: Score, holder: Score | None, base: Score | None,
+               lifts: dict[str, Any] | None = None) -> GateResult:
     """Apply a spec's [promote] rule: enough examples, at least ``margin`` over the alias holder and,
-    with ``beat_base``, at least ``margin`` over the base model."""
+    with ``beat_base``, at least ``margin`` over the base model; with ``significant``, the paired interval
+    of each lift (``lifts``: "holder"/"base" -> stats.Interval of candidate minus it) above zero."""
     failures: list[tuple[str, str]] = []
     metric, margin = rule.metric, rule.margin
     if candidate.examples < rule.min_examples:
@@ -203,6 +205,13 @@ def check_gate(rule: Any, candidate: Score, holder: Score | None, base: Score | 
             failures.append(("beat_base", f"beat_base: candidate {metric} {candidate.value:.4f} is not at least "
                                           f"base {base.model} {base.value:.4f} + margin {margin:.4f} "
                                           f"= {base.value + margin:.4f}"))
+    if getattr(rule, "significant", False):
+        for role, other in (("holder", holder), ("base", base if rule.beat_base else None)):
+            iv = (lifts or {}).get(role)
+            if other is not None and (iv is None or iv.low <= 0):
+                bounds = f"[{iv.low:+.4f}, {iv.high:+.4f}]" if iv is not None else "not computed"
+                failures.append(("significant", f"significant: the {role} lift's 95% interval {bounds} "
+                                                f"does not lie above 0 ({metric})"))
     return GateResult(not failures, failures[0][0] if failures else None, [text for _, text in failures])
 
 

@@ -128,6 +128,8 @@ class PromoteSection(_Section):
     margin: float = Field(default=0.0, ge=0, le=1)
     beat_base: bool = False
     min_examples: int = Field(default=1, ge=1, le=10_000_000)
+    # True: the lower end of the paired 95% interval of the lift over the holder (and base) must be above 0.
+    significant: bool = False
 
 
 class RetrainSection(_Section):

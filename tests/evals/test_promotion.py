@@ -44,6 +44,22 @@ def test_beat_base_and_min_examples_are_rules_too() -> None:
     assert _gate(0.95, None, None).rule == "beat_base"  # the base must be scored when the rule asks
 
 
+def test_significant_refuses_a_lift_whose_paired_interval_reaches_zero() -> None:
+    from tuneops.evals import stats
+
+    rule = RULE.model_copy(update={"significant": True, "beat_base": False})
+    cand, held = models.Score("ft:new", 0.56, 50), models.Score("ft:old", 0.50, 50)
+    # 4 fixes and 1 regression in 50 pairs: the point lift 0.06 passes the margin, its interval spans 0.
+    weak = stats.paired_binary([False] * 4 + [True] + [True] * 24 + [False] * 21,
+                               [True] * 4 + [False] + [True] * 24 + [False] * 21)
+    assert weak.low < 0 < weak.delta
+    gate = models.check_gate(rule, cand, held, None, {"holder": weak})
+    assert gate.rule == "significant" and f"[{weak.low:+.4f}, {weak.high:+.4f}]" in gate.message
+    strong = stats.paired_binary([False] * 50, [True] * 31 + [False] * 19)
+    assert models.check_gate(rule, models.Score("ft:new", 0.62, 50), models.Score("ft:old", 0.0, 50), None,
+                             {"holder": strong}).passed
+
+
 def _model(store: Store, n: int, job: str = "triage") -> ModelRow:
     spec = JobSpec.model_validate({"name": job, "model": {"provider": "sandbox", "base": "sandbox-mini"},
                                    "data": {"train": "t.jsonl"}})

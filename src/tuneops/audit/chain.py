@@ -35,6 +35,7 @@ ALLOWED_DETAILS = frozenset({
     "fire_key", "inference_calls", "cached", "deployment", "run_id", "note", "shutdown_at", "base_shutdown_at",
     "intent_key", "again_reason", "location", "replaces", "provider_note",
     "provider_deployment_id", "endpoint", "mode", "capacity", "hourly_cost_microusd", "undeploy_after", "hours",
+    "holder_lift_ci", "base_lift_ci", "pilot_run_id", "pilot_examples", "lift", "lift_ci",
 })
 
 

@@ -118,10 +118,12 @@ def gate_and_move(orch: Any, spec: JobSpec, base_dir: Path, model: ModelRow, *,
     cand = score("candidate", candidate_target)
     held = score("holder", holder_target) if holder_target is not None else None
     base = score("base", _base_of(candidate_target, model.base_model)) if rule.beat_base else None
-    gate = models.check_gate(rule, cand, held, base)
+    lifts = _lifts(orch, rule.metric, cand, {"holder": held, "base": base})
+    gate = models.check_gate(rule, cand, held, base, lifts)
     numbers = {"metric": rule.metric, "candidate_score": cand.value, "margin": rule.margin,
                "holder_score": held.value if held else None, "base_score": base.value if base else None,
-               "examples_scored": cand.examples, "eval_id": cand.eval_id}
+               "examples_scored": cand.examples, "eval_id": cand.eval_id,
+               **{f"{role}_lift_ci": [iv.low, iv.high] for role, iv in lifts.items()}}
     result.previous_model = current.provider_model_id if current is not None else None
     if not gate.passed:
         models.refuse(orch.store, model, rule.alias, gate, details=numbers, actor=orch.actor)
@@ -137,6 +139,18 @@ def gate_and_move(orch: Any, spec: JobSpec, base_dir: Path, model: ModelRow, *,
     result.message = (f"promoted {move.model} to {full}: {rule.metric} {cand.value:.4f} vs "
                       f"{', '.join(against)} (margin {rule.margin:.4f})")
     return result
+
+
+def _lifts(orch: Any, metric: str, cand: Any, others: dict[str, Any]) -> dict[str, Any]:
+    """The paired interval of the candidate's lift over each scored other model, per role."""
+    from tuneops.evals.compare import compare
+
+    out = {}
+    with orch.store.read() as s:
+        for role, other in others.items():
+            if other is not None and other.eval_id and cand.eval_id:
+                out[role] = compare(s, other.eval_id, cand.eval_id, metric=metric).interval
+    return out
 
 
 def after_success(orch: Any, loaded: LoadedSpec | None, run: RunRow, *, progress: Progress | None = None,

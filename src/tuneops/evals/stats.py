@@ -1,9 +1,12 @@
 """Paired statistics for comparing two models on the same examples, in pure Python.
 
-Pass/fail metrics use exact binomial reasoning on the discordant pairs (McNemar): the p-value is the
-exact two-sided sign test, and the interval for the difference is the Clopper-Pearson interval of
-"B wins a discordant pair", scaled to all examples. Graded metrics use a paired percentile bootstrap
-with a fixed seed, so the same inputs always give the same interval.
+Pass/fail metrics: the p-value is the exact two-sided McNemar test (a sign test on the discordant
+pairs), and the interval for the difference of paired pass rates is Tango's score interval (Tango 1998,
+"Equivalence test and confidence interval for the difference in proportions for the paired-sample
+design"). It is unconditional: it does not treat the number of flips as fixed, so few flips, or flips
+all one way, still give an honest width (a Clopper-Pearson interval on the flips alone is far too
+narrow there, and its upper end can equal the point estimate). Graded metrics use a paired percentile
+bootstrap with a fixed seed, so the same inputs always give the same interval.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from math import exp, lgamma, log, log1p
+from math import exp, lgamma, log, log1p, sqrt
+from statistics import NormalDist
 
 BOOTSTRAP_SEED = 0
 BOOTSTRAP_SAMPLES = 2000
@@ -53,41 +57,49 @@ def mcnemar_p(b: int, c: int) -> float:
     return min(1.0, 2 * binom_cdf(min(b, c), m, 0.5))
 
 
-def _bisect(f, target: float, *, increasing: bool) -> float:  # type: ignore[no-untyped-def]
-    """The p in [0, 1] where the monotone function ``f(p)`` equals ``target``."""
-    lo, hi = 0.0, 1.0
-    for _ in range(60):  # 2^-60: as fine as a double can tell
-        mid = (lo + hi) / 2
-        if (f(mid) < target) == increasing:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
+def _tango_score(delta: float, b: int, c: int, n: int) -> float:
+    """Tango's score statistic for B - A = ``delta``: b pairs only B passed, c pairs only A passed."""
+    # q is the constrained maximum-likelihood estimate of P(only A passes) given the difference.
+    big_a = 2 * n
+    big_b = -b - c + (2 * n - b + c) * delta
+    big_c = -c * delta * (1 - delta)
+    q = (sqrt(max(0.0, big_b * big_b - 4 * big_a * big_c)) - big_b) / (2 * big_a)
+    variance = n * (2 * q + delta * (1 - delta))
+    top = b - c - n * delta
+    if variance <= 0:
+        return 0.0 if top == 0 else (float("inf") if top > 0 else float("-inf"))
+    return top / sqrt(variance)
 
 
-def clopper_pearson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """The exact (Clopper-Pearson) interval for a binomial proportion with ``k`` successes of ``n``."""
-    if n == 0:
-        return 0.0, 1.0
-    tail = (1 - confidence) / 2
-    # Lower bound: P(X >= k | p) = tail; upper bound: P(X <= k | p) = tail.
-    low = 0.0 if k == 0 else _bisect(lambda p: 1 - binom_cdf(k - 1, n, p), tail, increasing=True)
-    high = 1.0 if k == n else _bisect(lambda p: binom_cdf(k, n, p), tail, increasing=False)
+def tango_interval(b: int, c: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Tango's score interval for the difference of paired proportions (b = only B passed, c = only A)."""
+    if n <= 0 or b < 0 or c < 0 or b + c > n:
+        raise ValueError(f"not a paired table: {b} and {c} discordant pairs of {n}")
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    estimate = (b - c) / n
+
+    # The score falls as delta rises; each bound is where it crosses -z or +z (bisection, 60 halvings).
+    def root(lo: float, hi: float, target: float) -> float:
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if _tango_score(mid, b, c, n) > target:
+                lo = mid
+            else:
+                hi = mid
+        return (lo + hi) / 2
+
+    low = -1.0 if _tango_score(-1.0, b, c, n) <= z else root(-1.0, estimate, z)
+    high = 1.0 if _tango_score(1.0, b, c, n) >= -z else root(estimate, 1.0, -z)
     return low, high
 
 
 def paired_binary(a: Sequence[bool], b: Sequence[bool], confidence: float = CONFIDENCE) -> Interval:
-    """Difference in pass rate (B - A) on paired pass/fail outcomes, exact binomial on discordant pairs."""
+    """Difference in pass rate (B - A) on paired pass/fail outcomes: Tango's score interval, exact McNemar p."""
     n = _check(a, b)
     only_a = sum(1 for x, y in zip(a, b, strict=True) if x and not y)
     only_b = sum(1 for x, y in zip(a, b, strict=True) if y and not x)
-    m = only_a + only_b
-    delta = (only_b - only_a) / n
-    if m == 0:
-        return Interval(0.0, 0.0, 0.0, "exact binomial (McNemar)", confidence, 1.0)
-    low, high = clopper_pearson(only_b, m, confidence)
-    # With m discordant pairs, B - A = m * (2p - 1) / n where p is the share B wins.
-    return Interval(delta, m * (2 * low - 1) / n, m * (2 * high - 1) / n, "exact binomial (McNemar)",
+    low, high = tango_interval(only_b, only_a, n, confidence)
+    return Interval((only_b - only_a) / n, low, high, "Tango score interval, exact McNemar p",
                     confidence, mcnemar_p(only_a, only_b))
 
 

@@ -6,6 +6,11 @@ replies, falls with the step count, and levels off at a floor set by how often
 leave-one-out retrieval gets a training example wrong. Each batch's loss moves with
 the difficulty of the examples in it, and the validation loss levels off at the
 error the learner actually makes on the validation file.
+
+Like a real fine-tune, a small dataset seen for many epochs is memorised: once each
+example has been seen more often than the data can support (``overfit_after``
+epochs, more for larger datasets), the validation loss climbs again while the
+training loss keeps falling. A few hundred examples for a few epochs never get there.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import TypeVar
 from .data import Pair
 from .learner import RetrievalLearner
 
-__all__ = ["Hyperparameters", "StepMetrics", "build_curve", "metrics_csv"]
+__all__ = ["Hyperparameters", "StepMetrics", "build_curve", "metrics_csv", "overfit_after"]
 
 T = TypeVar("T")
 
@@ -55,6 +60,18 @@ class StepMetrics:
     train_mean_token_accuracy: float
     valid_loss: float | None
     valid_mean_token_accuracy: float | None
+
+
+def overfit_after(n_examples: int) -> float:
+    """Epochs after which the validation loss of a dataset this size starts to climb."""
+    return 2.0 + n_examples / 25
+
+
+def _memorised(epochs_seen: float, n_examples: int) -> float:
+    """How far validation loss has climbed from memorising: zero until ``overfit_after`` epochs,
+    then growing per extra epoch, faster for smaller datasets (each example is seen more often)."""
+    extra = epochs_seen - overfit_after(n_examples)
+    return 0.0 if extra <= 0 else 0.05 * extra / (1 + n_examples / 50)
 
 
 def _jitter(seed: int, step: int, salt: str) -> float:
@@ -113,7 +130,8 @@ def build_curve(
         valid_loss = valid_acc = None
         if valid_acc_final is not None:
             vnoise = 0.03 * _jitter(seed, step, "valid") * (0.3 + decay)
-            valid_loss = round(max(0.001, valid_floor + (start_loss - valid_floor) * decay + vnoise), 5)
+            climb = _memorised(step / steps_per_epoch, n_examples)
+            valid_loss = round(max(0.001, valid_floor + (start_loss - valid_floor) * decay + vnoise + climb), 5)
             valid_acc = round(_clip01(start_acc + (valid_acc_final - start_acc) * (1 - decay)), 5)
         curve.append(
             StepMetrics(
