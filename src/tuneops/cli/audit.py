@@ -69,6 +69,8 @@ def verify(
     as_json: AsJson = False,
 ) -> None:
     """Recompute the hash chain from the first event; name the first broken link. Exit 1 if broken."""
+    from rich.markup import escape
+
     from tuneops import audit
 
     mark = audit.Anchor.parse(anchor) if anchor else None
@@ -83,6 +85,9 @@ def verify(
         state.console().print(f"[green]ok[/]: {report.events} audit events form one unbroken chain "
                               f"(head {report.head_seq}:{report.head_hash[:16]}…){tail} "
                               f"[dim]({report.seconds:.2f}s)[/]", soft_wrap=True)
+    elif report.first_bad_seq is None:  # the chain holds, but the ledger around it does not agree with it
+        tail = f" The hash chain of {report.events} events verifies." if report.events else ""
+        state.err_console().print(f"[bold red]not ok[/]: {escape(report.problem or '')}.{tail}", soft_wrap=True)
     else:
         state.err_console().print(f"[bold red]broken[/] at event {report.first_bad_seq}: {report.problem}. "
                                   f"Events before it verify ({report.events} checked); compare with an "
