@@ -128,14 +128,20 @@ def print_comparison(cmp: Comparison, *, limit: int = 10) -> None:
 
 def print_promotion(result: PromotionResult) -> None:
     """One line: promoted, refused (with the rule and numbers), unchanged or skipped."""
+    from rich.markup import escape
+
     style = {"promoted": "green", "refused": "yellow", "unchanged": "dim", "skipped": "dim"}[result.status]
-    state.console().print(f"[{style}]{result.status}[/]: {result.message}")
+    hint = ""
+    if result.status == "refused" and result.model and result.alias:
+        hint = (f"; to move it anyway: tuneops models promote {result.model} --alias {result.alias.split('@')[-1]} "
+                "--force --reason WHY")
+    state.console().print(f"[{style}]{result.status}[/]: {escape(result.message + hint)}", soft_wrap=True)
 
 
 @contextmanager
 def progress_bar(quiet: bool = False) -> Iterator[tuple[Any, Any]]:
-    """(on_role, progress) callbacks that drive a transient progress bar on stderr."""
-    if quiet:
+    """(on_role, progress) callbacks that drive a transient progress bar on stderr (a terminal, without -q)."""
+    if quiet or state.QUIET or not state.err_console().is_terminal:
         yield None, None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

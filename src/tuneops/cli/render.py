@@ -46,6 +46,24 @@ def columns(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
                      for line in lines)
 
 
+def in_order(events: list[Any]) -> list[Any]:
+    """Run events oldest first, with training steps reported in the same second put in step order.
+
+    Providers time events to the second and list them in no stable order, so their insertion order
+    (and id) can put step 114 before step 98; other events keep their place.
+    """
+    out = list(events)
+    by_time: dict[Any, list[int]] = {}
+    for i, e in enumerate(out):
+        if e.kind == "provider" and e.data and '"step"' in e.data:
+            by_time.setdefault(e.at, []).append(i)
+    for slots in by_time.values():
+        steps = sorted((out[i] for i in slots), key=lambda e: json.loads(e.data).get("step", 0))
+        for i, e in zip(slots, steps, strict=True):
+            out[i] = e
+    return out
+
+
 def run_dict(run: Any) -> dict[str, Any]:
     """A run as JSON-able data (the shape of every --json listing of runs)."""
     data = run.model_dump(exclude={"spec_json", "raw_job", "lease_owner", "lease_expires_at"})

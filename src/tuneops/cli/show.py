@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from rich.markup import escape
 from rich.table import Table
 
 from tuneops.cli import render, state
@@ -15,7 +16,7 @@ def show_run(store: Store, run_id: str, *, events: int = 15, as_json: bool = Fal
     with store.read() as s:
         run = queries.get_run(s, run_id)
         history = list(queries.run_events(s, run.id, kinds=("state",)))
-        recent = list(queries.run_events(s, run.id, limit=events))
+        recent = render.in_order(list(queries.run_events(s, run.id, limit=events)))
         model = queries.model_for_run(s, run.id)
         checkpoints = list(queries.checkpoints(s, run.id))
     if as_json:
@@ -61,8 +62,8 @@ def show_run(store: Store, run_id: str, *, events: int = 15, as_json: bool = Fal
     if history:
         out.print("\n[bold]status history[/]")
         for e in history:
-            out.print(f"  {render.when(e.at)}  {e.message}")
+            out.print(f"  {render.when(e.at)}  {escape(e.message)}")
     if recent:
         out.print(f"\n[bold]last {len(recent)} events[/]")
         for e in recent:
-            out.print(f"  {render.when(e.at)}  [dim]{e.kind:8}[/] {e.message}")
+            out.print(f"  {render.when(e.at)}  [dim]{e.kind:8}[/] {escape(e.message)}")
