@@ -111,3 +111,31 @@ def test_user_text_with_markup_prints_as_written(project: Path, tmp_path: Path,
     assert main(["runs", "show", "[bold]run_x[/bold]"]) == 2
     assert "no run with id '[bold]run_x[/bold]'" in capsys.readouterr().err
     assert main(["history", "--job", "[red]x[/]", "--format", "plain"]) == 0
+
+
+def test_progress_shows_on_a_terminal_only_and_never_with_quiet(project: Path, sandbox_env: object,
+                                                                 tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "TUNEOPS_SANDBOX_URL": sandbox_env.url}  # type: ignore[attr-defined]
+    spinner = "support-triage: preflight and dataset snapshot"
+
+    def submit(*extra: str, **more: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tuneops", "submit", str(project), *extra],
+                              capture_output=True, text=True, env={**env, **more}, cwd=tmp_path)
+
+    on_terminal = submit(FORCE_COLOR="1")  # rich takes this as a terminal
+    assert on_terminal.returncode == 0 and spinner in on_terminal.stderr
+    for done in (submit("-q", FORCE_COLOR="1"), submit()):
+        assert done.returncode == 0 and spinner not in done.stderr and "\x1b[?25l" not in done.stderr
+
+
+def test_bracketed_names_print_as_written_in_logs_and_lineage(project: Path, sandbox_env: object,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TUNEOPS_ACTOR", "[bold]ana[/bold]@ci")
+    assert main(["submit", str(project), "--watch", "--no-promote", "--json"]) == 0
+    run_id = json.loads(capsys.readouterr().out)["id"]
+    for argv in (["audit", "log", "--limit", "3"], ["lineage", run_id]):
+        assert main(argv) == 0
+        assert "[bold]ana[/bold]@ci" in capsys.readouterr().out, argv

@@ -52,6 +52,7 @@ def validate(
 
 def render_report(report: PreflightReport, max_findings: int = 40) -> None:
     """The compact terminal summary: statistics, histogram, grouped findings, totals."""
+    from rich.markup import escape
     from rich.table import Table
 
     from tuneops.datasets.findings import grouped
@@ -59,7 +60,7 @@ def render_report(report: PreflightReport, max_findings: int = 40) -> None:
     con = state.console()
     tok = report.tokenizer
     exact = "exact" if tok.exact else "[yellow]approximate[/]"
-    con.print(f"[bold]{report.spec}[/]  {report.method} for {', '.join(report.providers)}  "
+    con.print(f"[bold]{escape(str(report.spec))}[/]  {report.method} for {', '.join(report.providers)}  "
               f"model {report.model}  tokens: {tok.used} ({exact})")
     for name, block in _blocks(report):
         t, m = block["tokens"], block["messages"]
@@ -145,13 +146,14 @@ def estimate(
 
 
 def _render_estimates(report: PreflightReport, job: Any, ests: list[Any]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from tuneops.economics import format_usd
 
     con = state.console()
     approx = "" if report.token_count_exact else " [yellow](approximate token count)[/]"
-    table = Table(title=f"{report.spec}: {job.model.base} ({job.method}), {report.examples:,} examples, "
+    table = Table(title=f"{escape(str(report.spec))}: {job.model.base} ({job.method}), {report.examples:,} examples, "
                         f"{report.tokens:,} tokens per epoch{approx}", title_justify="left")
     per_run = job.budget.per_run_microusd
     show_time = any(e.time_s is not None for e in ests)
@@ -182,11 +184,11 @@ def _render_estimates(report: PreflightReport, job: Any, ests: list[Any]) -> Non
             con.print(f"[dim]* {e.provider}: {e.epochs_rule}[/]")
     for e in ests:
         if e.note:
-            con.print(f"[dim]{e.provider}: {e.note}[/]", soft_wrap=True)
+            con.print(f"[dim]{e.provider}: {escape(e.note)}[/]", soft_wrap=True)
         if e.price_source:
-            con.print(f"[dim]{e.provider} price source: {e.price_source}[/]", soft_wrap=True)
+            con.print(f"[dim]{e.provider} price source: {escape(e.price_source)}[/]", soft_wrap=True)
     if not report.token_count_exact:
-        con.print(f"[yellow]tokens:[/] {report.tokenizer.note}")
+        con.print(f"[yellow]tokens:[/] {escape(report.tokenizer.note)}")
     if report.counts["error"]:
         con.print(f"[red]the data has {report.counts['error']:,} error(s); `tuneops validate {report.spec}` "
                   "lists them (estimates count the usable examples)[/]")

@@ -18,13 +18,15 @@ def register(app: typer.Typer) -> None:
     app.add_typer(runs_app, name="runs")
 
 
-def _orchestrator(succeeded: list | None = None):  # type: ignore[no-untyped-def]
+def _orchestrator(succeeded: list | None = None, on_admitted=None):  # type: ignore[no-untyped-def]
     """An orchestrator on the CLI's ledger; runs this process sees succeed are appended to ``succeeded``."""
     from tuneops.runs.orchestrator import Orchestrator
 
     def listener(run, what: str) -> None:  # type: ignore[no-untyped-def]
         if what == "succeeded" and succeeded is not None:
             succeeded.append(run)
+        if what == "admitted" and on_admitted is not None:
+            on_admitted(run)
 
     return Orchestrator(state.store(), listener=listener)
 
@@ -50,9 +52,13 @@ def submit(
     from tuneops import spec as specmod
 
     loaded = specmod.load(spec)
-    orch = _orchestrator()
+    steps: list = []  # the spinner's rename function, once it runs
+    orch = _orchestrator(on_admitted=lambda run: steps[0](f"run {run.id}: uploading the data to {run.provider}, "
+                                                          "creating the job"))
     try:
-        run = orch.submit(loaded, provider=provider)
+        with render.phase(f"{loaded.spec.name}: preflight and dataset snapshot") as step:
+            steps.append(step)
+            run = orch.submit(loaded, provider=provider)
         if not as_json:
             state.console().print(f"run {run.id}: {render.state(run.state)} at {run.provider}"
                                   + (f" (job {run.provider_job_id})" if run.provider_job_id else ""))
@@ -81,7 +87,8 @@ def sync(
     succeeded: list = []
     orch = _orchestrator(succeeded)
     try:
-        done, calls = orch.sync_all(force=not due_only)
+        with render.phase("reconciling and polling unfinished runs"):
+            done, calls = orch.sync_all(force=not due_only)
         if not no_promote:
             _promote_new_models(orch, succeeded, quiet=as_json)
     finally:

@@ -6,6 +6,7 @@ import json
 
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from tuneops.cli import render, state
 from tuneops.store import Store, queries
@@ -48,7 +49,7 @@ def show_run(store: Store, run_id: str, *, events: int = 15, as_json: bool = Fal
     if run.error_message:
         rows.append(("error", f"{run.error_code or ''} {run.error_message}"))
     for k, v in rows:
-        grid.add_row(k, v)
+        grid.add_row(k, v if k == "state" else Text(v))  # paths, errors: the provider's text, not markup
     if model is not None and (model.shutdown_at or model.base_shutdown_at):
         grid.add_row("stops serving", f"model {render.when(model.shutdown_at) or '-'}, "
                                       f"base {render.when(model.base_shutdown_at) or '-'}")

@@ -48,7 +48,7 @@ def follow(orch: Orchestrator, run_id: str, *, interval: float = 2.0, quiet: boo
         return Text.from_markup(f"{r.id} {render.state(r.state)}{escape(bar)}  {elapsed:5.1f}s  "
                                 f"[dim]{escape(message[:60])}[/]")
 
-    if quiet:
+    if quiet or state.QUIET:
         return orch.watch(run_id, interval=interval)
     if not console.is_terminal:
         # Logs and CI: one line per state change instead of a redrawn status line.
