@@ -76,3 +76,30 @@ def test_switching_provider_is_one_line(tmp_path: Path) -> None:
     loaded = specmod.load(_write(tmp_path, GOOD))
     moved = loaded.spec.with_provider("openai")
     assert moved.model.provider == "openai" and moved.model.base == loaded.spec.model.base
+
+
+@pytest.mark.parametrize("extra, field", [
+    ('description = "temporary: sk-proj-abcdefghijklmnop0123"\n', "description"),
+    ('[options.openai]\nnote = "AKIAABCDEFGHIJKLMNOP"\n', "options.openai.note"),
+    ('[options.openai]\nendpoint = "https://svc:pa55word99@api.test/v1"\n', "options.openai.endpoint"),
+], ids=["description", "provider-option", "url-password"])
+def test_a_credential_pasted_into_any_field_is_refused_with_the_field_named(
+        tmp_path: Path, extra: str, field: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from tuneops.cli import main
+
+    path = _write(tmp_path, GOOD + extra if extra.startswith("[") else extra + GOOD)  # top-level keys first
+    assert main(["validate", str(path)]) == 2
+    assert main(["submit", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{field}: holds what looks like a credential" in err
+    for secret in ("sk-proj-abcdefghijklmnop0123", "AKIAABCDEFGHIJKLMNOP", "pa55word99"):
+        assert secret not in err
+    assert main(["runs", "list", "--json"]) == 0
+    assert capsys.readouterr().out.strip() == "[]"  # nothing was admitted or stored
+
+
+def test_a_misspelt_key_or_provider_gets_a_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"hyperparameters\.epoks: unknown field; did you mean 'epochs'"):
+        specmod.load(_write(tmp_path, GOOD + "[hyperparameters]\nepoks = 3\n"))
+    with pytest.raises(SpecError, match="unknown provider 'sandbx'; did you mean 'sandbox'"):
+        specmod.load(_write(tmp_path, GOOD.replace('"sandbox"', '"sandbx"')))

@@ -79,7 +79,7 @@ class MistralProvider:
         models=("open-mistral-7b", "open-mistral-nemo", "mistral-small-latest", "mistral-large-latest",
                 "ministral-3b-latest", "ministral-8b-latest", "codestral-latest", "pixtral-12b-latest"),
         deprecated="Mistral's OpenAPI tags the fine-tuning API '(deprecated) Fine Tuning' and mistralai>=2.6 "
-                   "removed fine-tuning jobs (providers.md §5; docs.mistral.ai/api/endpoint/fine-tuning)",
+                   "removed fine-tuning jobs (docs.mistral.ai/api/endpoint/fine-tuning)",
         notes="no batch size or seed setting; failure details arrive as job events",
     )
 

@@ -66,9 +66,17 @@ class ProviderNotFound(TuneopsError, LookupError):
         self.available = available
         loc = f"{where}: " if where else ""
         super().__init__(
-            f"{loc}unknown provider {name!r}; installed providers: {', '.join(available) or 'none'}. "
-            "Fix the provider name, or install the plugin that provides it."
+            f"{loc}unknown provider {name!r};{did_you_mean(name, available)} installed providers: "
+            f"{', '.join(available) or 'none'}. Fix the provider name, or install the plugin that provides it."
         )
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """`` did you mean 'openai'?`` when one of ``choices`` is close to ``word``, else ''."""
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" did you mean {close[0]!r}?" if close else ""
 
 
 class ProviderUnavailable(TuneopsError):

@@ -317,6 +317,11 @@ def rollback(store: Store, ref: str, *, actor: str | None = None, reason: str = 
         full = alias_name(alias.job_name, alias.name)
         stack = _stack(history(s, alias))
         if len(stack) < 2:
+            moves = history(s, alias)
+            if len({m.model_pk for m in moves}) > 1:  # it held others, and was already rolled back past them
+                raise TuneopsError(f"alias {full} has no previous holder left to roll back to: it holds "
+                                   f"{_model_id(s, alias.model_pk)}, its first holder, after {len(moves)} moves "
+                                   f"(`tuneops models history {full}`); promote a model to move it")
             raise TuneopsError(f"alias {full} has no previous holder to roll back to; it was only ever "
                                f"{_model_id(s, alias.model_pk)}")
         current, target = stack[-1], stack[-2]

@@ -55,4 +55,6 @@ def run_quickstart(keep: Path | None = None, *, time_scale: float = 4.0, evaluat
         history(job=None, limit=20, as_json=False)
         if keep:
             out.print(f"project kept in {root}; try: cd {root} && tuneops runs list")
+        else:
+            out.print(f"the project in {root} is removed now; to keep it: tuneops quickstart --keep DIR")
     return 0

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tuneops.errors import SpecError
+from tuneops.errors import SpecError, did_you_mean
 
 Auto = Literal["auto"]
 
@@ -186,6 +186,7 @@ class NotifySection(_Section):
         for url in urls:
             if not re.match(r"^https?://[^\s/]+", url):
                 raise ValueError(f"{url!r} is not an http(s) URL")
+            _public_webhook(url)
         return urls
 
 
@@ -343,7 +344,7 @@ def _describe(path: tuple[str, ...], errors: list[dict[str, Any]]) -> str:
     loc = ".".join(path)
     first = errors[0]
     if first["type"] == "extra_forbidden":
-        return f"{loc}: unknown field; remove it or check its spelling (see jobs/README.md)"
+        return f"{loc}: unknown field;{_did_you_mean(path)} remove it or check its spelling (see jobs/README.md)"
     if first["type"] == "missing":
         return f"{loc}: required field is missing; add it"
     msgs = []
@@ -424,7 +425,7 @@ def parse(text: str, path: Path) -> JobSpec:
         raise SpecError(str(path), shape)
     data.setdefault("name", path.stem)
     try:
-        return JobSpec.model_validate(data)
+        spec = JobSpec.model_validate(data)
     except ValidationError as exc:
         grouped: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for err in exc.errors():
@@ -438,6 +439,49 @@ def parse(text: str, path: Path) -> JobSpec:
             prefix = f"line {line}: " if line else ""
             problems.append(prefix + (message if named else _describe(field_path, errors)))
         raise SpecError(str(path), problems) from None
+    secrets = _secret_fields(data, text)
+    if secrets:
+        raise SpecError(str(path), secrets)
+    return spec
+
+
+def _public_webhook(url: str) -> None:
+    """Refuse a notify URL naming loopback or a private address, unless TUNEOPS_ALLOW_PRIVATE_WEBHOOKS is set."""
+    from tuneops.netsafe import ALLOW_PRIVATE_ENV, allow_private, literal_internal, scrub_urls
+
+    if literal_internal(url) and not allow_private():
+        raise ValueError(f"{scrub_urls(url)!r} points into a local or private network; tuneops posts only to "
+                         f"public addresses (set {ALLOW_PRIVATE_ENV}=1 for a receiver on this host or network)")
+
+
+def _did_you_mean(path: tuple[str, ...]) -> str:
+    """`` did you mean 'epochs'?`` for a misspelt key of a known table ('' when nothing is close)."""
+    model: Any = JobSpec
+    for key in path[:-1]:
+        field = getattr(model, "model_fields", {}).get(key)
+        annotation = getattr(field, "annotation", None)
+        model = next((a for a in (annotation, *getattr(annotation, "__args__", ())) if hasattr(a, "model_fields")),
+                     None)
+        if model is None:
+            return ""
+    return did_you_mean(path[-1], list(getattr(model, "model_fields", {})))
+
+
+def _secret_fields(data: Any, text: str, where: tuple[str, ...] = ()) -> list[str]:
+    """A problem for every spec value that holds a credential: specs are stored with each run and shared."""
+    from tuneops.audit.chain import redact
+    from tuneops.netsafe import scrub_urls
+
+    if isinstance(data, dict):
+        return [p for k, v in data.items() for p in _secret_fields(v, text, (*where, str(k)))]
+    if isinstance(data, list):
+        return [p for v in data for p in _secret_fields(v, text, where)]
+    if not isinstance(data, str) or (redact(data) == data and scrub_urls(data) == data):
+        return []
+    line = _find_line(text, where)
+    return [f"{f'line {line}: ' if line else ''}{'.'.join(where)}: holds what looks like a credential (a key, "
+            "a token, or a password in a URL); specs are stored with every run, so remove it and pass "
+            "credentials through the environment (TUNEOPS_NOTIFY_URLS for a webhook URL with a token)"]
 
 
 def load(path: str | Path, *, check_files: bool = True, check_provider: bool = True,
@@ -478,8 +522,8 @@ def load(path: str | Path, *, check_files: bool = True, check_provider: bool = T
         if spec.model.provider not in available:
             line = _find_line(text, ("model", "provider"))
             prefix = f"line {line}: " if line else ""
-            problems.append(f"{prefix}model.provider: unknown provider {spec.model.provider!r}; "
-                            f"installed: {', '.join(available)}")
+            problems.append(f"{prefix}model.provider: unknown provider {spec.model.provider!r};"
+                            f"{did_you_mean(spec.model.provider, available)} installed: {', '.join(available)}")
     if check_options if check_options is not None else (check_files or check_provider):
         problems += option_problems(text, spec)
     if problems:

@@ -168,7 +168,7 @@ def test_anchor_json_and_files_are_accepted(any_db_url: str, tmp_path: Path,
     rc, out = _verify(any_db_url, capsys, "--anchor", str(saved))
     assert rc == 0 and "anchor 3 matches" in out
     rc, out = _verify(any_db_url, capsys, "--anchor", "3:nothex")
-    assert rc == 1 and "is not an anchor" in out
+    assert rc == 2 and "is not an anchor" in out
 
 
 def test_appends_continue_the_chain_after_the_head_row_is_lost(any_db_url: str) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from tuneops.audit import GENESIS, event_hash_iso
 from tuneops.store.audit_tables import HEAD_ID, AuditHeadRow
 from tuneops.store.sql import Sql
-from tuneops.store.tables import AuditEventRow
+from tuneops.store.tables import AuditEventRow, RunRow
 
 if TYPE_CHECKING:
     from tuneops.store import Store
@@ -69,6 +69,8 @@ class Anchor:
             seq, _, digest = value.partition(":")
             if not re.fullmatch(r"[0-9a-f]{64}", digest):
                 raise ValueError("the hash must be 64 hex digits")
+            if int(seq) < 0:
+                raise ValueError("the sequence number must be 0 or more")
             return cls(int(seq), digest)
         except (ValueError, KeyError, TypeError) as exc:
             raise TuneopsError(f"--anchor {text[:80]!r} is not an anchor ({exc}); give SEQ:HASH as printed "
@@ -125,6 +127,9 @@ def verify(store: Store, *, anchor: Anchor | None = None, workers: int | None = 
     """
     start = time.perf_counter()
     with _snapshot(store) as conn:
+        missing = _missing_tables(conn)
+        if missing:
+            return ChainReport(False, 0, 0, GENESIS, None, missing, anchor, time.perf_counter() - start)
         head = conn.execute(select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == HEAD_ID)).first()
         last_seq = int(conn.execute(select(func.max(AuditEventRow.seq))).scalar() or 0)
         n = workers or (min(os.cpu_count() or 1, 8, last_seq // _RANGE_MIN) if last_seq >= PARALLEL_MIN else 1)
@@ -148,8 +153,44 @@ def verify(store: Store, *, anchor: Anchor | None = None, workers: int | None = 
         except _Broken as broken:
             return ChainReport(False, count, broken.seq - 1, prev, broken.seq, broken.problem, anchor,
                                time.perf_counter() - start, n)
-    return ChainReport(True, count, last_seq, prev, anchor=anchor, seconds=time.perf_counter() - start,
-                       workers=n)
+        unrecorded = _runs_against_events(conn)
+    return ChainReport(not unrecorded, count, last_seq, prev, problem=unrecorded, anchor=anchor,
+                       seconds=time.perf_counter() - start, workers=n)
+
+
+def _missing_tables(conn: Any) -> str | None:
+    """A finding when the audit tables are gone (dropped, or this is not a tuneops ledger)."""
+    from sqlalchemy import inspect
+
+    names = set(inspect(conn).get_table_names())
+    gone = [t for t in ("audit_event", "audit_head") if t not in names]
+    if not gone:
+        return None
+    runs = " while the ledger holds runs" if "run" in names and conn.execute(
+        select(func.count()).select_from(RunRow)).scalar() else ""
+    return (f"the ledger has no {' or '.join(gone)} table{runs}: the audit trail was removed, or this is not "
+            "a tuneops ledger; restore it from a backup or export (`tuneops db status` shows the schema)")
+
+
+def _runs_against_events(conn: Any) -> str | None:
+    """A finding when a run has no run.admitted event, or a run.admitted event's run is gone."""
+    admitted = select(AuditEventRow.subject_id).where(AuditEventRow.action == "run.admitted")
+    silent = [r for (r,) in conn.execute(select(RunRow.id).where(RunRow.id.not_in(admitted))  # type: ignore[attr-defined]
+                                         .order_by(RunRow.created_at).limit(1001))]
+    gone = [r for (r,) in conn.execute(admitted.where(AuditEventRow.subject_id.not_in(select(RunRow.id)))  # type: ignore[attr-defined]
+                                       .order_by(AuditEventRow.seq).limit(1001))]
+    problems = []
+    if silent:
+        problems.append(f"{_count(silent)} run(s) have no audit event (first: {silent[0]}): they were written "
+                        "behind the audit trail's back")
+    if gone:
+        problems.append(f"{_count(gone)} run(s) recorded as admitted are missing from the ledger (first: "
+                        f"{gone[0]}): they were deleted")
+    return "; ".join(problems) or None
+
+
+def _count(ids: list[str]) -> str:
+    return "over 1000" if len(ids) > 1000 else str(len(ids))
 
 
 def _unlinked(seq: int) -> str:
@@ -257,6 +298,9 @@ def _check_head(head_seq: int, head_hash: str, last: int, last_hash: str) -> Non
 
 def _check_anchor(conn: Any, anchor: Anchor, last: int) -> None:
     if anchor.seq == 0:
+        if anchor.hash != GENESIS:
+            raise _Broken(1, "the anchor names event 0 with a hash other than the chain's start: it matches no "
+                             "event; pass an anchor printed by `tuneops audit anchor`")
         return
     if anchor.seq > last:
         raise _Broken(last + 1, f"the chain ends at event {last} but the anchor names event {anchor.seq}: "

@@ -113,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     except TuneopsError as exc:
         from rich.markup import escape  # messages hold literal brackets: pip install 'tuneops[plot]'
 
-        state.err_console().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        from tuneops.netsafe import scrub_urls
+
+        state.err_console().print(f"[bold red]error:[/] {escape(scrub_urls(str(exc)))}", highlight=False,
+                                  soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         state.err_console().print("interrupted")

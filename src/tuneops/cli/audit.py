@@ -37,6 +37,8 @@ def log(
     """Audit events newest first with every detail, filtered by job, provider, actor, action, time, status."""
     import json
 
+    from rich.markup import escape
+
     from tuneops.audit import query as audit_query
 
     flt = audit_filter(job=job, provider=provider, actor=actor, action=action, since=since, until=until,
@@ -52,8 +54,8 @@ def log(
     # One block per event: the details are the point, and a table squeezes them into slivers.
     out = state.console()
     for r in rows:
-        out.print(f"[bold]{r.seq}[/]  {render.when(r.at)}  {r.actor}  [cyan]{r.action}[/]  "
-                  f"{r.subject_type} {r.subject_id}" + (f"  [dim]job {r.job_name}[/]" if r.job_name else ""),
+        out.print(f"[bold]{r.seq}[/]  {render.when(r.at)}  {escape(r.actor)}  [cyan]{r.action}[/]  "
+                  f"{r.subject_type} {escape(r.subject_id)}" + (f"  [dim]job {r.job_name}[/]" if r.job_name else ""),
                   soft_wrap=True)
         for key, value in json.loads(r.details).items():
             shown = json.dumps(value) if isinstance(value, dict | list) else value
@@ -69,6 +71,8 @@ def verify(
     as_json: AsJson = False,
 ) -> None:
     """Recompute the hash chain from the first event; name the first broken link. Exit 1 if broken."""
+    from rich.markup import escape
+
     from tuneops import audit
 
     mark = audit.Anchor.parse(anchor) if anchor else None
@@ -83,8 +87,12 @@ def verify(
         state.console().print(f"[green]ok[/]: {report.events} audit events form one unbroken chain "
                               f"(head {report.head_seq}:{report.head_hash[:16]}…){tail} "
                               f"[dim]({report.seconds:.2f}s)[/]", soft_wrap=True)
+    elif report.first_bad_seq is None:  # the chain holds, but the ledger around it does not agree with it
+        tail = f" The hash chain of {report.events} events verifies." if report.events else ""
+        state.err_console().print(f"[bold red]not ok[/]: {escape(report.problem or '')}.{tail}", soft_wrap=True)
     else:
-        state.err_console().print(f"[bold red]broken[/] at event {report.first_bad_seq}: {report.problem}. "
+        state.err_console().print(f"[bold red]broken[/] at event {report.first_bad_seq}: "
+                                  f"{escape(report.problem or '')}. "
                                   f"Events before it verify ({report.events} checked); compare with an "
                                   "export or backup and find out who could write to this ledger.",
                                   soft_wrap=True)
@@ -162,6 +170,7 @@ def _lineage_tree(found):  # type: ignore[no-untyped-def]
     """The lineage as a rich tree, newest link first."""
     import json
 
+    from rich.markup import escape
     from rich.tree import Tree
 
     m, r = found.model, found.run
@@ -182,25 +191,26 @@ def _lineage_tree(found):  # type: ignore[no-untyped-def]
                    + (f"\n   validation sha256 {r.validation_sha256[:16]}" if r.validation_sha256 else "")
                    + f"\n   uploads: {uploads}")
     hp = {k: v for k, v in (found.spec.get("hyperparameters") or {}).items() if v is not None}
-    spec = data.add(f"<- spec version {r.spec_path}  sha256 {r.spec_sha256[:16]}\n   base {r.base_model}  "
+    spec = data.add(f"<- spec version {escape(r.spec_path)}  sha256 {r.spec_sha256[:16]}\n   base {r.base_model}  "
                     f"method {r.method}  hyperparameters {json.dumps(hp)}")
     admitted = found.admitted_by
-    spec.add(f"<- actor [bold]{r.actor or '?'}[/]  admitted {render.when(admitted.at if admitted else r.created_at)}"
+    spec.add(f"<- actor [bold]{escape(r.actor or '?')}[/]  "
+             f"admitted {render.when(admitted.at if admitted else r.created_at)}"
              + (f"  (audit event {admitted.seq})" if admitted else ""))
     if found.evals:
         evals = tree.add("evals")
         for e in found.evals:
             scores = "  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
                                for k, v in (e.get("scores") or {}).items())
-            evals.add(f"{render.when(e['at'])}  {e['eval_id']}  {e['eval_set']} ({e['examples']} examples)  "
+            evals.add(f"{render.when(e['at'])}  {e['eval_id']}  {escape(e['eval_set'])} ({e['examples']} examples)  "
                       f"{scores}  cost {render.usd(e.get('cost_microusd'))}")
     moves = [e for e in found.events if e.action.startswith("model.")]
     if moves:
         node = tree.add("aliases")
         for e in moves:
             d = json.loads(e.details)
-            node.add(f"{render.when(e.at)}  {e.action}  {d.get('alias', e.subject_id)} by {e.actor}"
-                     + (f": {d['reason']}" if d.get("reason") else ""))
+            node.add(f"{render.when(e.at)}  {e.action}  {d.get('alias', e.subject_id)} by {escape(e.actor)}"
+                     + (f": {escape(d['reason'])}" if d.get("reason") else ""))
     tree.add(f"total cost (training + evals): {render.usd(found.total_cost_microusd)}  "
              f"[dim]{len(found.events)} audit events: tuneops audit log --subject {r.id}[/]")
     return tree

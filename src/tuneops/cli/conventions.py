@@ -44,6 +44,20 @@ class _ScrubUrls(logging.Filter):
         return True
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is now (a test's capture, a redirected stream), not what it was."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        import sys
+
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure(*, verbose: int = 0, quiet: bool = False, fmt: str | None = None) -> None:
     """Apply the root options: the listing format, and how much is logged to stderr."""
     global _handler
@@ -54,7 +68,7 @@ def configure(*, verbose: int = 0, quiet: bool = False, fmt: str | None = None) 
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO)[min(verbose, 1)] if verbose < 2 \
         else logging.DEBUG
     if _handler is None:
-        _handler = logging.StreamHandler()  # stderr: stdout stays for results and --json
+        _handler = _Stderr()  # stdout stays for results and --json
         _handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         _handler.addFilter(_ScrubUrls())
         logging.getLogger("tuneops").addHandler(_handler)

@@ -111,7 +111,7 @@ def render_report(report: PreflightReport, max_findings: int = 40) -> None:
     con = state.console()
     tok = report.tokenizer
     exact = "exact" if tok.exact else "[yellow]approximate[/]"
-    con.print(f"[bold]{escape(report.spec)}[/]  {report.method} for {', '.join(report.providers)}  "
+    con.print(f"[bold]{escape(str(report.spec))}[/]  {report.method} for {', '.join(report.providers)}  "
               f"model {escape(report.model)}  tokens: {tok.used} ({exact})")
     _billed(con, report)
     for name, block in _blocks(report):
@@ -252,7 +252,7 @@ def _render_estimates(report: PreflightReport, job: Any, ests: list[Any]) -> Non
 
     con = state.console()
     approx = "" if report.token_count_exact else " [yellow](approximate token count)[/]"
-    table = Table(title=f"{report.spec}: {job.model.base} ({job.method}), {report.examples:,} examples, "
+    table = Table(title=f"{escape(str(report.spec))}: {job.model.base} ({job.method}), {report.examples:,} examples, "
                         f"{report.tokens:,} tokens per epoch{approx}", title_justify="left")
     per_run = job.budget.per_run_microusd
     show_time = any(e.time_s is not None for e in ests)
@@ -298,7 +298,7 @@ def _render_estimates(report: PreflightReport, job: Any, ests: list[Any]) -> Non
             con.print(f"[dim]{e.provider} serving: {rate} per hour" + (f" ({escape(e.hosting_note)})" if
                       e.hosting_note else "") + "[/]", soft_wrap=True)
     if not report.token_count_exact:
-        con.print(f"[yellow]tokens:[/] {report.tokenizer.note}")
+        con.print(f"[yellow]tokens:[/] {escape(report.tokenizer.note)}")
     if report.counts["error"]:
         con.print(f"[red]the data has {report.counts['error']:,} error(s); `tuneops validate {report.spec}` "
                   "lists them (estimates count the usable examples)[/]")

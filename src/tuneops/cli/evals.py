@@ -55,13 +55,14 @@ def _short(text: str, width: int = 48) -> str:
 def print_eval(row: EvalRunRow, *, failures: int = 0) -> None:
     """An eval's scores, inference bill and (for classification) its per-class report."""
     from rich.table import Table
+    from rich.text import Text
 
     from tuneops.evals import ledger
 
     out = state.console()
     scores = "   ".join(f"{k} [bold]{v:.4f}[/]" for k, v in ledger.scores(row).items())
     out.print(f"eval {row.id}: {row.model} ({row.provider}, {row.model_kind}) on {row.set_path} "
-              f"({row.examples} examples)")
+              f"({row.examples} examples)", markup=False)
     out.print(f"  {scores}")
     out.print(f"  inference calls {row.inference_calls}, cached {row.cached}, tokens {row.input_tokens:,} in / "
               f"{row.output_tokens:,} out, cost {render.usd(row.cost_microusd)}"
@@ -73,14 +74,14 @@ def print_eval(row: EvalRunRow, *, failures: int = 0) -> None:
         for col in ("label", "precision", "recall", "F1", "support"):
             table.add_column(col, justify="left" if col == "label" else "right")
         for label, m in rep["per_class"].items():
-            table.add_row(label, _f(m["precision"]), _f(m["recall"]), _f(m["f1"]), str(m["support"]))
+            table.add_row(Text(label), _f(m["precision"]), _f(m["recall"]), _f(m["f1"]), str(m["support"]))
         out.print(table)
         matrix = Table(title="confusion (rows: reference, columns: predicted)", title_justify="left")
         matrix.add_column("")
         for col in rep["columns"]:
-            matrix.add_column(col, justify="right")
+            matrix.add_column(Text(col), justify="right")
         for label, counts in zip(rep["labels"], rep["matrix"], strict=True):
-            matrix.add_row(label, *(str(c) for c in counts))
+            matrix.add_row(Text(label), *(str(c) for c in counts))
         out.print(matrix)
     if failures:
         _print_failures(row, failures)
@@ -90,6 +91,7 @@ def _print_failures(row: EvalRunRow, limit: int) -> None:
     import json
 
     from rich.table import Table
+    from rich.text import Text
 
     from tuneops.evals import ledger
 
@@ -101,19 +103,20 @@ def _print_failures(row: EvalRunRow, limit: int) -> None:
     for col in ("line", "reference", "answer", "error"):
         table.add_column(col, overflow="fold")
     for r in failed[:limit]:
-        table.add_row(str(r.line), _short(r.reference), _short(r.output), _short(r.error or ""))
+        table.add_row(str(r.line), *(Text(_short(x)) for x in (r.reference, r.output, r.error or "")))
     state.console().print(table)
 
 
 def print_comparison(cmp: Comparison, *, limit: int = 10) -> None:
     """The delta of B over A with its interval, then the flipped examples each way."""
     from rich.table import Table
+    from rich.text import Text
 
     out = state.console()
     iv = cmp.interval
     p = f", p = {iv.p_value:.3g}" if iv.p_value is not None else ""
     out.print(f"compare {cmp.metric} on {cmp.paired} paired examples: A {cmp.a.model} ({cmp.a.id}) -> "
-              f"B {cmp.b.model} ({cmp.b.id})")
+              f"B {cmp.b.model} ({cmp.b.id})", markup=False)
     out.print(f"  A {cmp.score_a:.4f}   B {cmp.score_b:.4f}   delta [bold]{cmp.delta:+.4f}[/]   "
               f"{iv.confidence:.0%} CI [{iv.low:+.4f}, {iv.high:+.4f}]  ({iv.method}{p})")
     for title, flips in (("fail -> pass", cmp.to_pass), ("pass -> fail", cmp.to_fail)):
@@ -122,20 +125,27 @@ def print_comparison(cmp: Comparison, *, limit: int = 10) -> None:
         for col in ("line", "reference", "A answered", "B answered"):
             table.add_column(col, overflow="fold")
         for f in flips[:limit]:
-            table.add_row(str(f.line), _short(f.reference, 24), _short(f.output_a), _short(f.output_b))
+            table.add_row(str(f.line), *(Text(x) for x in (_short(f.reference, 24), _short(f.output_a),
+                                                           _short(f.output_b))))
         out.print(table if flips else f"{title}: none")
 
 
 def print_promotion(result: PromotionResult) -> None:
     """One line: promoted, refused (with the rule and numbers), unchanged or skipped."""
+    from rich.markup import escape
+
     style = {"promoted": "green", "refused": "yellow", "unchanged": "dim", "skipped": "dim"}[result.status]
-    state.console().print(f"[{style}]{result.status}[/]: {result.message}")
+    hint = ""
+    if result.status == "refused" and result.model and result.alias:
+        hint = (f"; to move it anyway: tuneops models promote {result.model} --alias {result.alias.split('@')[-1]} "
+                "--force --reason WHY")
+    state.console().print(f"[{style}]{result.status}[/]: {escape(result.message + hint)}", soft_wrap=True)
 
 
 @contextmanager
 def progress_bar(quiet: bool = False) -> Iterator[tuple[Any, Any]]:
-    """(on_role, progress) callbacks that drive a transient progress bar on stderr."""
-    if quiet:
+    """(on_role, progress) callbacks that drive a transient progress bar on stderr (a terminal, without -q)."""
+    if quiet or state.QUIET or not state.err_console().is_terminal:
         yield None, None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -158,6 +168,8 @@ def progress_bar(quiet: bool = False) -> Iterator[tuple[Any, Any]]:
 
 def after_run(orch: Any, loaded: Any, run: Any, *, compare_base: bool = False, quiet: bool = False) -> Any:
     """Evaluate and promote-or-refuse after a succeeded run, printing what happened; returns the result."""
+    from rich.markup import escape
+
     from tuneops.errors import TuneopsError
     from tuneops.evals.flow import after_success, evaluate_base
 
@@ -168,7 +180,7 @@ def after_run(orch: Any, loaded: Any, run: Any, *, compare_base: bool = False, q
                 result.evals["base"] = evaluate_base(orch, loaded, progress=progress, on_role=on_role).id
     except TuneopsError as exc:
         # The run itself succeeded and is recorded; say why nothing was promoted and carry on.
-        state.err_console().print(f"[bold red]eval and promotion failed:[/] {exc}", highlight=False,
+        state.err_console().print(f"[bold red]eval and promotion failed:[/] {escape(str(exc))}", highlight=False,
                                   soft_wrap=True)
         return None
     if quiet:

@@ -59,6 +59,9 @@ def models_promote(
     from tuneops.evals.flow import promote_model
     from tuneops.runs.orchestrator import Orchestrator
 
+    if force and not reason.strip():
+        raise typer.BadParameter("--force skips the promotion gate, so it needs --reason WHY (kept in the audit "
+                                 "trail)", param_hint="'--reason'")
     orch = Orchestrator(state.store())
     try:
         with orch.store.read() as s:

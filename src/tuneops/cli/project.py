@@ -20,14 +20,20 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite existing example files."),
 ) -> None:
     """Write an example job spec and a small example dataset into jobs/."""
+    from tuneops.errors import TuneopsError
     from tuneops.examples import write_example
 
-    written = write_example(directory, overwrite=force)
+    try:
+        written = write_example(directory, overwrite=force)
+    except OSError as exc:
+        raise TuneopsError(f"cannot write the example into {directory}: {exc.strerror or exc}; pass a directory "
+                           "you can write to (default: jobs)") from None
+    kept = [p for p in sorted(directory.rglob("support-triage*")) if p.is_file() and p not in written]
     out = state.console()
     for path in written:
-        out.print(f"wrote {path}")
-    if not written:
-        out.print(f"{directory} already has the example (use --force to overwrite)")
+        out.print(f"wrote {path}", markup=False)
+    for path in kept:
+        out.print(f"kept {path} (it exists; --force overwrites it)", markup=False)
     out.print(f"next: tuneops validate {directory / 'support-triage.toml'}")
 
 

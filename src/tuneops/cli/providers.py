@@ -133,14 +133,11 @@ def providers_models(
         out.print(f"{escape(name)} lists no base models; any model its API accepts can be tried")
         return
     shared = len({r["status"] for r in rows}) == 1  # one note for all rows is said once, below the table
-    table = Table(title=f"{name}: tunable base models", title_justify="left")
-    for col in ("model", "size", "methods", "no new jobs after", "shuts down", *(() if shared else ("status",))):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        size = f"{r['params_b']:g}B" if r["params_b"] else "-"
-        cells = [escape(r["id"]), size, ",".join(r["methods"]), r["training_ends"] or "-", r["retires"] or "-"]
-        table.add_row(*cells, *(() if shared else (escape(r["status"]),)))
-    out.print(table)
+    headers = ("model", "size", "methods", "no new jobs after", "shuts down", *(() if shared else ("status",)))
+    table_rows = [(r["id"], f"{r['params_b']:g}B" if r["params_b"] else "-", ",".join(r["methods"]),
+                   r["training_ends"] or "-", r["retires"] or "-", *(() if shared else (r["status"],)))
+                  for r in rows]
+    render.listing(headers, table_rows, title=f"{name}: tunable base models", records=rows)
     if shared and rows[0]["status"]:
         out.print(f"status: {escape(rows[0]['status'])}", soft_wrap=True)
     for source, confidence in dict.fromkeys((r["source"], r["confidence"]) for r in rows if r["source"]):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +45,44 @@ def columns(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(headers) - 1)]
     return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(line, widths, strict=False)), line[-1]]).rstrip()
                      for line in lines)
+
+
+@contextmanager
+def phase(text: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with the elapsed time on stderr while a long step runs; yields a function that renames it.
+
+    Only on a terminal and without -q: logs, pipes and CI get no control characters.
+    """
+    from tuneops.cli import state as cli_state
+
+    err = cli_state.err_console()
+    if cli_state.QUIET or not err.is_terminal:
+        yield lambda _text: None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
+                  transient=True) as bar:
+        task = bar.add_task(text, total=None)
+        yield lambda new: bar.update(task, description=new)
+
+
+def in_order(events: list[Any]) -> list[Any]:
+    """Run events oldest first, with training steps reported in the same second put in step order.
+
+    Providers time events to the second and list them in no stable order, so their insertion order
+    (and id) can put step 114 before step 98; other events keep their place.
+    """
+    out = list(events)
+    by_time: dict[Any, list[int]] = {}
+    for i, e in enumerate(out):
+        if e.kind == "provider" and e.data and '"step"' in e.data:
+            by_time.setdefault(e.at, []).append(i)
+    for slots in by_time.values():
+        steps = sorted((out[i] for i in slots), key=lambda e: json.loads(e.data).get("step", 0))
+        for i, e in zip(slots, steps, strict=True):
+            out[i] = e
+    return out
 
 
 def run_dict(run: Any) -> dict[str, Any]:

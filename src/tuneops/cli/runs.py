@@ -20,13 +20,15 @@ def register(app: typer.Typer) -> None:
     app.add_typer(runs_app, name="runs")
 
 
-def _orchestrator(succeeded: list | None = None):  # type: ignore[no-untyped-def]
+def _orchestrator(succeeded: list | None = None, on_admitted=None):  # type: ignore[no-untyped-def]
     """An orchestrator on the CLI's ledger; runs this process sees succeed are appended to ``succeeded``."""
     from tuneops.runs.orchestrator import Orchestrator
 
     def listener(run, what: str) -> None:  # type: ignore[no-untyped-def]
         if what == "succeeded" and succeeded is not None:
             succeeded.append(run)
+        if what == "admitted" and on_admitted is not None:
+            on_admitted(run)
 
     return Orchestrator(state.store(), listener=listener)
 
@@ -58,7 +60,8 @@ def sync(
     orch = _orchestrator(succeeded)
     orch.notice = _notice
     try:
-        done, calls, problems = orch.sync_each(force=not due_only)
+        with render.phase("reconciling and polling unfinished runs"):
+            done, calls, problems = orch.sync_each(force=not due_only)
         if not no_promote:
             _promote_new_models(orch, succeeded, quiet=as_json)
         from tuneops.runs.deploy import Deployer

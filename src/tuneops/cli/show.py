@@ -6,6 +6,7 @@ import json
 
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from tuneops.cli import render, state
 from tuneops.store import Store, queries
@@ -16,7 +17,7 @@ def show_run(store: Store, run_id: str, *, events: int = 15, as_json: bool = Fal
     with store.read() as s:
         run = queries.get_run(s, run_id)
         history = list(queries.run_events(s, run.id, kinds=("state",)))
-        recent = list(queries.run_events(s, run.id, limit=events))
+        recent = render.in_order(list(queries.run_events(s, run.id, limit=events)))
         model = queries.model_for_run(s, run.id)
         checkpoints = list(queries.checkpoints(s, run.id))
         from tuneops.runs.deploy import deployment_for_run
@@ -58,12 +59,12 @@ def show_run(store: Store, run_id: str, *, events: int = 15, as_json: bool = Fal
     if deployment is not None:
         hourly = ("per token" if deployment.hourly_cost_microusd == 0
                   else f"{render.usd(deployment.hourly_cost_microusd)}/h")
-        rows.append(("deployment", escape(f"{deployment.state}  {deployment.name} ({deployment.mode}, {hourly})  "
+        rows.append(("deployment", f"{deployment.state}  {deployment.name} ({deployment.mode}, {hourly})  "
                                    f"{deployment.endpoint or '-'}"
                      + (f"  hosting cost {render.usd(deployment.cost_microusd)}"
-                        if deployment.cost_microusd is not None else ""))))
+                        if deployment.cost_microusd is not None else "")))
     for k, v in rows:
-        grid.add_row(k, v)
+        grid.add_row(k, v if k == "state" else Text(v))  # paths, errors: the provider's text, not markup
     if model is not None and (model.shutdown_at or model.base_shutdown_at):
         grid.add_row("stops serving", f"model {render.when(model.shutdown_at) or '-'}, "
                                       f"base {render.when(model.base_shutdown_at) or '-'}")
@@ -77,11 +78,11 @@ def show_run(store: Store, run_id: str, *, events: int = 15, as_json: bool = Fal
     if history:
         out.print("\n[bold]status history[/]")
         for e in history:
-            out.print(f"  {render.when(e.at)}  {e.message}")
+            out.print(f"  {render.when(e.at)}  {escape(e.message)}")
     if recent:
         out.print(f"\n[bold]last {len(recent)} events[/]")
         for e in recent:
-            out.print(f"  {render.when(e.at)}  [dim]{e.kind:8}[/] {e.message}")
+            out.print(f"  {render.when(e.at)}  [dim]{e.kind:8}[/] {escape(e.message)}")
 
 
 def _versus(pair: dict, fmt) -> str:  # type: ignore[no-untyped-def]

@@ -21,14 +21,14 @@ def console() -> Console:
     """The stdout console."""
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, emoji=False)  # model ids like ft:x:m:1 hold ":m:", an emoji code
 
 
 def err_console() -> Console:
     """The stderr console (errors, progress)."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, emoji=False)
 
 
 def store() -> Store:

@@ -105,7 +105,8 @@ def submit(
     orch = Orchestrator(None, ProviderPool())  # type: ignore[arg-type]  # the ledger opens after preparing
     orch.notice = _notice
     try:
-        prepared = orch.prepare(loaded, provider=provider)
+        with render.phase(f"{loaded.spec.name}: preflight and dataset snapshot"):
+            prepared = orch.prepare(loaded, provider=provider)
         orch.store = state.store()
         try:
             outcome = orch.submit_intent(prepared, again=reason if again else None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+from rich.markup import escape
+
 from tuneops.cli import render, state
 from tuneops.runs.orchestrator import Orchestrator
 from tuneops.store import queries
@@ -19,10 +21,12 @@ def _progress(orch: Orchestrator, run: RunRow) -> tuple[int | None, int | None, 
     message = ""
     for ev in events:
         data = json.loads(ev.data) if ev.data else {}
-        if "step" in data:
-            step, total = data.get("step"), data.get("total_steps", total)
+        if "step" in data:  # the furthest step: providers list a second's events in no stable order
+            step, total = max(step or 0, data.get("step") or 0), data.get("total_steps", total)
         else:
             message = ev.message
+    if run.state == "succeeded" and total:
+        step = total  # the last step's event may come after the job already reported success
     return step, total, message
 
 
@@ -41,10 +45,10 @@ def follow(orch: Orchestrator, run_id: str, *, interval: float = 2.0, quiet: boo
             done = int(20 * min(step, total) / total)
             bar = f" [{'#' * done}{'.' * (20 - done)}] step {step}/{total}"
         elapsed = time.monotonic() - start
-        return Text.from_markup(f"{r.id} {render.state(r.state)}{bar}  {elapsed:5.1f}s  "
-                                f"[dim]{message[:60]}[/]")
+        return Text.from_markup(f"{r.id} {render.state(r.state)}{escape(bar)}  {elapsed:5.1f}s  "
+                                f"[dim]{escape(message[:60])}[/]")
 
-    if quiet:
+    if quiet or state.QUIET:
         return orch.watch(run_id, interval=interval)
     if not console.is_terminal:
         # Logs and CI: one line per state change instead of a redrawn status line.
@@ -81,7 +85,7 @@ def _summary(run: RunRow) -> RunRow:
         out.print(f"[green]succeeded[/]: model {run.model_id}  (cost {render.usd(run.cost_microusd)}, "
                   f"estimate {render.usd(run.estimate_microusd)})")
     elif run.state == "failed":
-        out.print(f"[red]failed[/]: {run.error_code or ''} {run.error_message or ''}")
+        out.print(f"[red]failed[/]: {escape(run.error_code or '')} {escape(run.error_message or '')}")
     else:
         out.print(f"run {run.id} is {render.state(run.state)}")
     return run

@@ -80,12 +80,23 @@ def _latest(session: Session, target: ModelTarget, set_sha256: str | None) -> Ev
     return session.exec(stmt.limit(1)).scalars().first()  # type: ignore[call-overload]
 
 
+def _known_alias(session: Session, ref: str) -> None:
+    """Refuse ``job@name`` when no such alias exists, rather than taking it for a provider's model id."""
+    from tuneops import models
+
+    if "@" in ref and "/" not in ref and models.find_model(session, ref) is None \
+            and models.find_alias(session, ref) is None:
+        raise models.ModelNotFound(f"no alias {ref!r}; `tuneops models list` shows the aliases models hold")
+
+
 def resolve_pair(session: Session, a: str, b: str, *, provider: str | None = None) -> tuple[str, str]:
     """Two eval ids from two eval ids or model references (a model's newest eval; when both are
     models, A's newest eval on the set of B's newest eval)."""
     def is_eval(ref: str) -> bool:
         return ref.startswith("eval_")
 
+    for ref in (a, b):
+        _known_alias(session, ref)
     row_b = ledger.get_eval(session, b) if is_eval(b) else None
     if row_b is None:
         target_b = resolve_target(session, b, provider=provider)[0]

@@ -385,9 +385,11 @@ class Orchestrator(IntentSubmission, VerifiedUploads, RunTracking):
             run.provider_job_id = job.provider_job_id
             run.submitted_at = run.submitted_at or now
             run.lease_owner = run.lease_expires_at = None
-            run.state = "pending"  # _apply below moves it to the provider's status
+            prior, run.state = run.state, "pending"  # _apply below moves it to the provider's status
             run.updated_at = now
             s.add(run)
+            if prior != "pending":  # the status history shows every step, this one too
+                queries.add_event(s, run.id, "state", f"{prior} -> pending (provider job created)")
             queries.add_event(s, run.id, "call", f"provider job {job.provider_job_id} "
                               f"({'created' if action == 'run.submitted' else 'found by key'})")
             audit.append(s, action, "run", run.id, job_name=run.job_name, actor=self.actor,

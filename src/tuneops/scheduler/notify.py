@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tuneops.clock import new_id, utcnow
+from tuneops.netsafe import Resolver, TargetRefused, check_target, scrub_urls
 from tuneops.retry import retry_after_seconds
 from tuneops.scheduler.policy import JobPolicy
 
@@ -41,9 +42,9 @@ def env_urls(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
 
 
 def where(url: str) -> str:
-    """A URL without its path and query, which may hold a token (for logs and reports)."""
-    m = re.match(r"^(https?://[^/?#]+)", url)
-    return (m.group(1) if m else "<url>") + "/..."
+    """A URL without credentials, path and query, which may hold a token (for logs and reports)."""
+    m = re.match(r"^(https?://)(?:[^/?#@]*@)?([^/?#@]+)", url)
+    return (m.group(1) + m.group(2) if m else "<url>") + "/..."
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,10 @@ class Notifier:
     """Posts payloads to webhooks on a small thread pool; never raises into the scheduler."""
 
     def __init__(self, *, transport: Any = None, environ: Mapping[str, str] | None = None, workers: int = 4,
-                 sleep: Callable[[float], Any] = time.sleep):
+                 sleep: Callable[[float], Any] = time.sleep, resolve: Resolver | None = None):
         self._transport = transport
+        self._environ = environ
+        self._resolve = resolve  # host -> addresses; None: the system's DNS
         self._client: Any = None  # built on the first delivery: most ticks notify nobody
         self._env_urls = env_urls(environ)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tuneops-notify")
@@ -110,6 +113,11 @@ class Notifier:
         status: int | None = None
         error: str | None = None
         attempt = 0
+        try:  # every delivery, not only at spec load: a name can come to resolve into the local network
+            check_target(url, environ=self._environ, resolve=self._resolve)
+        except TargetRefused as exc:
+            log.warning("notification %s to %s refused: %s", event, where(url), exc)
+            return self._done(Delivery(where(url), event, delivery_id, False, 0, None, str(exc)))
         for attempt in range(1, retries + 2):
             delay = min(_MAX_BACKOFF_S, 0.5 * 2 ** (attempt - 1))
             try:
@@ -125,9 +133,9 @@ class Notifier:
                 if after is not None:
                     delay = min(_MAX_BACKOFF_S, after)
             except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"[:300]
+                error = scrub_urls(f"{type(exc).__name__}: {exc}")[:300]
             except Exception as exc:  # a receiver must never take the scheduler down
-                error = f"{type(exc).__name__}: {exc}"[:300]
+                error = scrub_urls(f"{type(exc).__name__}: {exc}")[:300]
                 break
             if attempt <= retries:
                 self._sleep(delay)
