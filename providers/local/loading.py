@@ -83,10 +83,22 @@ def not_found(source: str, exc: Exception) -> str:
             "options.local.base_model_dir to a local copy); see docs/providers/local.md")
 
 
+def quiet() -> None:
+    """No progress bars or deprecation chatter from the libraries on a user's terminal."""
+    import warnings
+
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning)  # deprecations inside transformers and peft
+
+
 def load_tokenizer(source: str) -> Any:
     """The base model's tokenizer (its chat template is the one training and serving use)."""
     from transformers import AutoTokenizer
 
+    quiet()
     try:
         tok = AutoTokenizer.from_pretrained(source, local_files_only=os.environ.get("HF_HUB_OFFLINE") == "1")
     except OSError as exc:
@@ -101,6 +113,7 @@ def load_model(source: str, *, qlora: bool = False, dtype: str = "auto") -> Any:
     import torch
     from transformers import AutoModelForCausalLM
 
+    quiet()
     kwargs: dict[str, Any] = {"local_files_only": os.environ.get("HF_HUB_OFFLINE") == "1"}
     if qlora:
         require_cuda()

@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "sandbox",
     "db",
     "webhooks",
+    "export",
 )
 
 
@@ -58,6 +59,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "models": ("models",), "history": ("history",), "schedule": ("schedule",), "audit": ("audit",),
     "lineage": ("audit",), "providers": ("providers",), "sandbox": ("sandbox",), "db": ("db",),
     "webhooks": ("webhooks",),
+    "export": ("export",),
 }
 _registered: set[str] = set()
 

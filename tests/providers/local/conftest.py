@@ -89,7 +89,7 @@ seed = 0
 [eval]
 set = "data/eval.jsonl"
 metrics = ["exact_match", "label_accuracy"]
-max_tokens = 8
+max_tokens = 12
 concurrency = 2
 
 [promote]
@@ -126,3 +126,14 @@ def cleanup_jobs() -> Iterator[list[Path]]:
             pid = (job.launched() or {}).get("pid")
             if pid and job.alive():  # whatever status a test pinned, its process goes
                 os.killpg(int(pid), signal.SIGKILL)
+
+
+@pytest.fixture
+def tiny_project(tmp_path: Path, tiny_model: Path, cleanup_jobs: list[Path]):  # type: ignore[no-untyped-def]
+    """``tiny_project(steps=..., every=..., train=...)`` writes a project on the tiny model; returns its spec."""
+    cleanup_jobs.append(tmp_path / ".tuneops" / "local")
+
+    def make(**kwargs: int) -> Path:
+        return write_project(tmp_path, tiny_model, **kwargs)
+
+    return make
