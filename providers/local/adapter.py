@@ -38,6 +38,7 @@ from tuneops.provider import (
 from tuneops.providers.local import loading, settings
 from tuneops.providers.local.jobs import JobDir, read_jsonl, write_json
 from tuneops.providers.local.status import CANCELLING, LIVE, QUEUED, STATUS_TABLE, SUCCEEDED
+from tuneops.runs import crash
 
 MODEL_PREFIX = "local:"
 # OS errors worth another try (a busy lock, an interrupted call, a fork refused for lack of processes).
@@ -139,6 +140,7 @@ class LocalProvider:
             job = JobDir(jobs / body["name"])
             if not job.exists():
                 self._write_job(job, body)
+        crash.point("local-job-written")  # tests: killed between the job directory and its process
         if job.config().get("idempotency_key") != request.idempotency_key:
             raise PermanentProviderError(f"job directory {job.path} belongs to another run; move it away",
                                          provider=self.name, operation="create", code="name_taken")

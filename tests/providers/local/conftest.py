@@ -24,15 +24,20 @@ REQUIRE_ENV = "TUNEOPS_REQUIRE_LOCAL"
 @pytest.fixture(autouse=True)
 def _local_extra(request: pytest.FixtureRequest) -> None:
     """Skip (or, in CI, fail) a ``local`` test when the extra is not installed."""
-    if request.node.get_closest_marker("local") is None:
+    gpu = request.node.get_closest_marker("gpu") is not None
+    if request.node.get_closest_marker("local") is None and not gpu:
         return
     missing = [m for m in ("torch", "transformers", "peft", "accelerate") if importlib.util.find_spec(m) is None]
-    if not missing:
-        return
-    message = f"the local extra is not installed (missing {', '.join(missing)}): pip install 'tuneops[local]'"
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{message} ({REQUIRE_ENV}=1, so this is a failure)", pytrace=False)
-    pytest.skip(message)
+    if missing:
+        message = f"the local extra is not installed (missing {', '.join(missing)}): pip install 'tuneops[local]'"
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{message} ({REQUIRE_ENV}=1, so this is a failure)", pytrace=False)
+        pytest.skip(message)
+    if gpu:
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("needs a CUDA GPU (QLoRA)")
 
 
 @pytest.fixture(scope="session")
