@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "db",
     "webhooks",
     "pricing",
+    "export",
 )
 
 
@@ -69,6 +70,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "lineage": ("audit",), "providers": ("providers",), "sandbox": ("sandbox",), "db": ("db",),
     "webhooks": ("webhooks",), "data": ("data",), "deploy": ("deploy",), "undeploy": ("deploy",),
     "pricing": ("pricing",),
+    "export": ("export",),
 }
 _registered: set[str] = set()
 
