@@ -57,6 +57,7 @@ def _root(
                                  help="Print the version and exit."),
 ) -> None:
     state.DB = db
+    state.HTTP_TIMEOUT = None
     conventions.configure(verbose=verbose, quiet=quiet, fmt=fmt)
 
 

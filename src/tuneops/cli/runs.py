@@ -30,7 +30,9 @@ def _orchestrator(succeeded: list | None = None, on_admitted=None):  # type: ign
         if what == "admitted" and on_admitted is not None:
             on_admitted(run)
 
-    return Orchestrator(state.store(), listener=listener)
+    from tuneops.runs.orchestrator import ProviderPool
+
+    return Orchestrator(state.store(), ProviderPool(timeout=state.HTTP_TIMEOUT), listener=listener)
 
 
 def _promote_new_models(orch, runs: list, quiet: bool) -> None:  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 DB: str | None = None
 FORMAT: str | None = None  # --format: table, plain or json (None: by terminal)
+HTTP_TIMEOUT: float | None = None  # --timeout of the command being run
 QUIET = False  # -q: no progress or notes on stderr
 
 

@@ -9,7 +9,6 @@ budget have passed, so a refused submit leaves no ledger file behind.
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,11 @@ TIMEOUT_HELP = "HTTP timeout in seconds for provider calls (default: TUNEOPS_HTT
 
 
 def set_timeout(timeout: float | None) -> None:
-    """Apply --timeout for this process's provider calls."""
-    if timeout is not None:
-        from tuneops.runs.orchestrator import HTTP_TIMEOUT_ENV
-
-        os.environ[HTTP_TIMEOUT_ENV] = str(timeout)
+    """Apply --timeout to the provider calls of this command (not to the environment: it outlives the command)."""
+    if timeout is not None and not timeout > 0:
+        raise typer.BadParameter("give the HTTP timeout as a positive number of seconds, e.g. 30",
+                                 param_hint="--timeout")
+    state.HTTP_TIMEOUT = timeout
 
 
 def _notice(message: str) -> None:
@@ -102,7 +101,7 @@ def submit(
         problems = specmod.option_problems(loaded.path.read_text(encoding="utf-8"), loaded.spec, [provider])
         if problems:
             raise specmod.SpecError(str(loaded.path), problems)
-    orch = Orchestrator(None, ProviderPool())  # type: ignore[arg-type]  # the ledger opens after preparing
+    orch = Orchestrator(None, ProviderPool(timeout=state.HTTP_TIMEOUT))  # type: ignore[arg-type]  # the ledger opens after preparing
     orch.notice = _notice
     try:
         with render.phase(f"{loaded.spec.name}: preflight and dataset snapshot"):
@@ -165,7 +164,7 @@ def plan(
         problems = specmod.option_problems(loaded.path.read_text(encoding="utf-8"), loaded.spec, [provider])
         if problems:
             raise specmod.SpecError(str(loaded.path), problems)
-    orch = Orchestrator(None, ProviderPool())  # type: ignore[arg-type]
+    orch = Orchestrator(None, ProviderPool(timeout=state.HTTP_TIMEOUT))  # type: ignore[arg-type]
     try:
         prepared = orch.prepare(loaded, provider=provider, check_budget=False)
         result = make_plan(prepared, state.DB)

@@ -79,6 +79,7 @@ class ProviderPool:
 
     env: dict[str, str] | None = None
     http_client: Any = None
+    timeout: float | None = None  # seconds per provider call (the CLI's --timeout); else TUNEOPS_HTTP_TIMEOUT
     _cache: dict[str, Provider] = field(default_factory=dict)
 
     def get(self, name: str, options: dict[str, Any] | None = None, where: str = "") -> Provider:
@@ -91,8 +92,9 @@ class ProviderPool:
         options = {**connection(name, env), **(options or {})}
         key = f"{name}:{json.dumps(options, sort_keys=True, default=str)}"
         if key not in self._cache:
-            if self.http_client is None and env.get(HTTP_TIMEOUT_ENV):
-                self.http_client = self._owned_client = timeout_client(env[HTTP_TIMEOUT_ENV])
+            seconds = str(self.timeout) if self.timeout is not None else env.get(HTTP_TIMEOUT_ENV)
+            if self.http_client is None and seconds:
+                self.http_client = self._owned_client = timeout_client(seconds)
             config = ProviderConfig(options=options, env=env, http_client=self.http_client)
             self._cache[key] = registry.create(name, config, where=where)
         return self._cache[key]
