@@ -18,6 +18,7 @@ line and exits non-zero; anything else is a bug and keeps its traceback.
     │   ├── TransientProviderError   429/5xx/timeouts: the retry policy may try again
     │   │   └── AmbiguousCreate      the create call may or may not have taken effect
     │   └── PermanentProviderError   4xx/auth/validation: stop
+    ├── RunFailed                    the provider refused the job, or the run failed
     ├── RunNotFound                  no run with that id
     ├── StoreError                   the state store cannot be opened or migrated
     ├── LeaseLost                    another scheduler holds the work
@@ -151,6 +152,12 @@ class RunNotFound(TuneopsError, LookupError):
     def __init__(self, run_id: str):
         self.run_id = run_id
         super().__init__(f"no run with id {run_id!r}; `tuneops runs list` shows the runs in this ledger")
+
+
+class RunFailed(TuneopsError):
+    """The work itself failed: the provider refused the job, or the run ended failed."""
+
+    exit_code = 1
 
 
 class StoreError(TuneopsError):

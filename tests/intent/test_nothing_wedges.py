@@ -178,7 +178,7 @@ def test_abandon_cancels_the_provider_job_and_frees_the_intent(
     code, out, _ = _run(["submit", str(small_project), "--no-promote", "--json"], capsys)
     assert code == 0 and json.loads(out)["outcome"] == "new"
     code, _, err = _run(["runs", "abandon", run["id"], "--reason", "again"], capsys)
-    assert code == 1 and "already cancelled" in err
+    assert code == 2 and "already cancelled" in err
 
 
 def test_ctrl_c_during_submit_names_the_run_and_the_way_back(

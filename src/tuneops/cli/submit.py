@@ -63,7 +63,9 @@ def _left_behind(orch: Any, spec: Path, exc: Exception) -> None:
     if run.state in ("admitted", "submitting", "unknown"):
         msg += (f". Nothing was created at {run.provider} yet; `tuneops submit {spec}` (or `tuneops sync`) "
                 "resumes this run")
-    raise TuneopsError(msg) from None
+    left = TuneopsError(msg)
+    left.exit_code = getattr(exc, "exit_code", 1)  # a provider down is a failed call (1), a missing key input (2)
+    raise left from None
 
 
 def submit(
@@ -117,7 +119,7 @@ def submit(
             state.err_console().print(f"warning: {warning}", soft_wrap=True, highlight=False, markup=False)
         line = describe(outcome)
         if outcome.how == REJECTED:
-            raise TuneopsError(line)
+            raise RunFailed(line)
         if not as_json:
             out = state.console()
             if line:
