@@ -208,7 +208,7 @@ class JobSpec(_Section):
                         f"{'.'.join(path)} looks like a credential; specs are shared, so "
                         "credentials come from the environment (see `tuneops providers check`)"
                     )
-                if _HOSTISH.search(key):
+                if _HOSTISH.search(key) and "metadata" not in path[2:-1]:  # metadata keys are labels, not hosts
                     raise ValueError(
                         f"{'.'.join(path)} sets where requests (and your credentials) go, which a shared spec "
                         "may not do; set it in the environment or in the user config file "
