@@ -386,9 +386,9 @@ def load(path: str | Path, *, check_files: bool = True, check_provider: bool = T
 def option_problems(text: str, spec: JobSpec, required_for: list[str] | None = None) -> list[str]:
     """The spec's ``[options.*]`` problems as ``line N: options.x.y: ...``; missing required options count
     for the providers in ``required_for`` (default: the spec's own)."""
-    from tuneops import options, registry
+    from tuneops import options
 
-    found = options.problems(spec.options, installed=registry.names(),
+    found = options.problems(spec.options,
                              required_for=[spec.model.provider] if required_for is None else required_for)
     out = []
     for field_path, message in found:
