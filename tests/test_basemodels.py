@@ -79,3 +79,34 @@ def test_aliases_and_methods(monkeypatch: pytest.MonkeyPatch) -> None:
     found = basemodels.check(["vertex"], "gemini-2.5-pro", datetime(2026, 1, 1).date(), "dpo")
     assert [c for _, _, c, _ in found] == ["model.method"]
     assert basemodels.check(["nosuch"], "x", datetime(2026, 1, 1).date()) == []
+
+
+def test_a_published_retirement_becomes_the_models_base_shutdown_date(project: Path) -> None:
+    """A provider whose API says nothing about shutdowns: the adapter's list feeds the scheduler's rule."""
+    from datetime import date
+
+    from tuneops import registry
+    from tuneops import spec as specmod
+    from tuneops.basemodels import TunableModel
+    from tuneops.runs.orchestrator import Orchestrator, ProviderPool
+    from tuneops.store import open_store, queries
+    from tuneops.testing import FakeProvider
+
+    class RetiringProvider(FakeProvider):
+        name = "retiring"
+        base_models = (TunableModel("fake-base", retires=date(2027, 1, 14), source="a test", confidence="first-party"),)
+
+    undo = registry.register("retiring", RetiringProvider)  # type: ignore[arg-type]
+    try:
+        text = project.read_text().replace('provider = "sandbox"', 'provider = "retiring"')
+        project.write_text(text.replace('base = "sandbox-mini"', 'base = "fake-base"').split("[budget]")[0])
+        orch = Orchestrator(open_store(), ProviderPool())
+        run = orch.submit(specmod.load(project))
+        run = orch.watch(run.id, interval=0, sleep=lambda _: None)
+        assert run.state == "succeeded"
+        with orch.store.read() as s:
+            model = queries.model_for_run(s, run.id)
+        assert model is not None and model.base_shutdown_at == datetime(2027, 1, 14)
+        orch.pool.close()
+    finally:
+        undo()

@@ -67,6 +67,12 @@ def test_a_spec_cannot_redirect_or_carry_credentials(
     _no_ledger(tmp_path)
 
 
+def test_a_metadata_label_that_looks_like_a_url_key_is_just_a_label(project: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _switch(project, "openai", '\n[options.openai.metadata]\nrunbook_url = "https://wiki.example/x"\n')
+    assert main(["validate", str(spec)]) == 0, capsys.readouterr().err
+
+
 def test_validate_reports_every_missing_option_of_every_provider_at_once(
         project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(project), "--providers", "together,vertex,bedrock"]) == 2

@@ -48,7 +48,7 @@ AZURE_CAPABILITIES = Capabilities(
     credentials=("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN"),
     models=("gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14",
             "gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", "gpt-35-turbo-0125"),
-    notes="endpoint from AZURE_OPENAI_ENDPOINT or options.azure.endpoint; a fine-tuned model serves only "
+    notes="endpoint from AZURE_OPENAI_ENDPOINT or the user config file; a fine-tuned model serves only "
           "after deploy() (hosting is billed hourly); older quota page: one training job at a time per resource",
     limits=OPENAI_CAPABILITIES.limits,  # the same fine-tuning API
 )
@@ -105,7 +105,8 @@ class AzureOpenAIProvider(AzureServing, OpenAIProvider):
         endpoint = self.options.get("endpoint") or config.env.get("AZURE_OPENAI_ENDPOINT")
         if not endpoint:
             raise MissingCredential(self.name, ["AZURE_OPENAI_ENDPOINT"],
-                                    "Or set options.azure.endpoint = \"https://<resource>.openai.azure.com\".")
+                                    "Or set endpoint = \"https://<resource>.openai.azure.com\" under "
+                                    "[providers.azure] in ~/.config/tuneops/config.toml (never in a job spec).")
         self.endpoint = str(endpoint).rstrip("/")
         version = self.options.get("api_version") or config.env.get("OPENAI_API_VERSION") or V1
         self.api_version = str(version)

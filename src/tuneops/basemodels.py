@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
-
-from tuneops.errors import TuneopsError
+from typing import Literal
 
 Confidence = Literal["first-party", "third-party"]
 
@@ -40,18 +38,11 @@ class TunableModel:
         return (self.id, *self.aliases)
 
 
-def _factory(provider: str) -> Any:
-    from tuneops import registry
-
-    try:
-        return registry.load(provider)
-    except TuneopsError:
-        return None
-
-
 def known(provider: str) -> tuple[TunableModel, ...]:
     """The base models ``provider`` declares (empty: unknown provider, or a plugin that lists none)."""
-    return tuple(getattr(_factory(provider), "base_models", ()) or ())
+    from tuneops import registry
+
+    return tuple(getattr(registry.factory(provider), "base_models", ()) or ())
 
 
 def lookup(provider: str, model: str) -> TunableModel | None:

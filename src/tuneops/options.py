@@ -31,23 +31,18 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f"; did you mean {close[0]}?" if close else ""
 
 
-def _factory(name: str) -> Any:
-    from tuneops import registry
-
-    try:
-        return registry.load(name)
-    except TuneopsError:
-        return None
-
-
 def schema_for(name: str) -> type[ProviderOptions] | None:
     """The options schema provider ``name`` declares (None: unknown provider, or a plugin without one)."""
-    return getattr(_factory(name), "options_schema", None)
+    from tuneops import registry
+
+    return getattr(registry.factory(name), "options_schema", None)
 
 
 def connection_for(name: str) -> Mapping[str, str | None]:
     """The connection settings of provider ``name``: setting -> the environment variable that sets it."""
-    return getattr(_factory(name), "connection_settings", None) or {}
+    from tuneops import registry
+
+    return getattr(registry.factory(name), "connection_settings", None) or {}
 
 
 def field_names(schema: type[BaseModel]) -> list[str]:
@@ -106,22 +101,26 @@ def _messages(provider: str, schema: type[ProviderOptions], table: Mapping[str, 
     return []
 
 
-def problems(options: Mapping[str, Mapping[str, Any]], *, installed: Iterable[str],
+def problems(options: Mapping[str, Mapping[str, Any]], *,
              required_for: Iterable[str] = ()) -> list[tuple[tuple[str, ...], str]]:
     """Every problem of a spec's ``[options.*]`` tables as (field path, message).
 
     Unknown keys and wrong types are problems in every table; missing required options only for the
     providers in ``required_for`` (a spec may carry tables for providers it does not run on)."""
-    names = list(installed)
+    from tuneops import registry
+
     wanted = list(dict.fromkeys(required_for))
     out: list[tuple[tuple[str, ...], str]] = []
     for provider in options:
-        if provider not in names:
+        if registry.factory(provider) is None:
+            names = registry.names()  # only now: listing every installed provider costs ~20 ms
+            if provider in names:  # installed but not importable here: nothing to check it against
+                continue
             out.append((("options", provider),
                         f"options.{provider}: no provider named {provider!r}{did_you_mean(provider, names)} "
                         f"(installed: {', '.join(names)})"))
     for provider in [*options, *(w for w in wanted if w not in options)]:
-        schema = schema_for(provider) if provider in names else None
+        schema = schema_for(provider)
         if schema is None:
             continue
         table = options.get(provider, {})

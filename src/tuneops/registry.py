@@ -56,6 +56,26 @@ def load(name: str, *, where: str = "") -> Factory:
     return ep.load()
 
 
+# Entry-point factories already loaded, by (name, TUNEOPS_PROVIDERS): reading the installed distributions'
+# metadata costs ~20 ms a time, and option, price and base-model lookups ask for the same few providers.
+_loaded: dict[tuple[str, str | None], Factory | None] = {}
+
+
+def factory(name: str) -> Factory | None:
+    """The factory for ``name`` like ``load``, or None when no such provider is installed or it cannot be
+    imported (remembered for the process)."""
+    if name in _registered:
+        return _registered[name]
+    key = (name, os.environ.get("TUNEOPS_PROVIDERS"))
+    if key not in _loaded:
+        ep = _entry_points().get(name)
+        try:
+            _loaded[key] = ep.load() if ep is not None else None
+        except TuneopsError:  # e.g. an optional SDK the adapter needs at import is missing
+            _loaded[key] = None
+    return _loaded[key]
+
+
 def create(name: str, config: ProviderConfig | None = None, *, where: str = "") -> Provider:
     """Build the provider ``name`` from ``config``; raises MissingCredential before any call."""
     from tuneops.provider import ProviderConfig

@@ -251,7 +251,7 @@ class JobSpec(_Section):
                         f"{'.'.join(path)} looks like a credential; specs are shared, so "
                         "credentials come from the environment (see `tuneops providers check`)"
                     )
-                if _HOSTISH.search(key):
+                if _HOSTISH.search(key) and "metadata" not in path[2:-1]:  # metadata keys are labels, not hosts
                     raise ValueError(
                         f"{'.'.join(path)} sets where requests (and your credentials) go, which a shared spec "
                         "may not do; set it in the environment or in the user config file "
@@ -534,9 +534,9 @@ def load(path: str | Path, *, check_files: bool = True, check_provider: bool = T
 def option_problems(text: str, spec: JobSpec, required_for: list[str] | None = None) -> list[str]:
     """The spec's ``[options.*]`` problems as ``line N: options.x.y: ...``; missing required options count
     for the providers in ``required_for`` (default: the spec's own)."""
-    from tuneops import options, registry
+    from tuneops import options
 
-    found = options.problems(spec.options, installed=registry.names(),
+    found = options.problems(spec.options,
                              required_for=[spec.model.provider] if required_for is None else required_for)
     out = []
     for field_path, message in found:

@@ -258,14 +258,20 @@ class RunTracking:
 
     def refresh_model_facts(self: Orchestrator, run: RunRow) -> None:
         """Record when the run's model and its base model stop serving, where the provider says."""
+        from tuneops.basemodels import lookup
+
+        if not run.model_id:
+            return
         adapter = self.pool.for_run(run)
         lister = getattr(adapter, "list_models", None)
-        if lister is None or not run.model_id:
+        models = _try(lister) if lister is not None else None
+        dates = {model_id: _as_datetime(when) for model_id, when in models or ()}
+        # Where the provider's API does not say, the adapter's base-model list may (published retirements).
+        known = lookup(run.provider, run.base_model)
+        if known is not None and known.retires and run.base_model not in dates:
+            dates[run.base_model] = _as_datetime(known.retires)
+        if not dates:
             return
-        models = _try(lister)
-        if not models:
-            return
-        dates = {model_id: _as_datetime(when) for model_id, when in models}
         with self.store.write() as s:
             model = queries.model_for_run(s, run.id)
             shutdown, base_shutdown = dates.get(run.model_id), dates.get(run.base_model)
