@@ -85,7 +85,7 @@ def submit(
 ) -> None:
     """Validate, estimate and submit a job spec: at most one run per intent (same spec and data)."""
     from tuneops import spec as specmod
-    from tuneops.errors import TuneopsError
+    from tuneops.errors import RunFailed, TuneopsError
 
     if again != bool(reason):
         raise typer.BadParameter("--again and --reason TEXT go together: say why you train the same again",
