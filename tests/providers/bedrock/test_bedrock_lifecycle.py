@@ -75,7 +75,7 @@ def test_the_whole_loop_goes_through_a_deployment(project: Path, world: Any, ser
                            if kind == "on_demand" else ("CreateProvisionedModelThroughput",
                                                         "GetProvisionedModelThroughput",
                                                         "DeleteProvisionedModelThroughput"))
-    assert _tally(calls) == {"HeadObject": 2, "PutObject": 2, "CreateModelCustomizationJob": 1,
+    assert _tally(calls) == {"HeadObject": 4, "PutObject": 2, "CreateModelCustomizationJob": 1,
                              "GetModelCustomizationJob": 3, "ListObjectsV2": 1, create: 1, get: 1, delete: 1}
     assert sf.audit_actions(orch.store) == ["deployment.requested", "deployment.created", "deployment.deployed",
                                             "deployment.undeploying", "deployment.undeployed"]

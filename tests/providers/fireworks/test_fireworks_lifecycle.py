@@ -68,7 +68,7 @@ def test_the_whole_loop_goes_through_a_dedicated_deployment(project: Path, fake:
     gone = Deployer(orch).undeploy(orch.get(run.id))
     assert gone.state == "undeployed" and fake.deployments == {}
     assert sf.tally(fake.router.calls, _short) == {
-        "POST /datasets": 2, "POST /datasets/{id}:upload": 2, "GET /datasets/{id}": 2,
+        "POST /datasets": 2, "POST /datasets/{id}:upload": 2, "GET /datasets/{id}": 4,
         "POST /supervisedFineTuningJobs": 1, "GET /supervisedFineTuningJobs/{id}": 3,
         "POST /deployments": 1, "GET /deployments/{id}": 1, "DELETE /deployments/{id}": 1,
         "POST /inference/v1/chat/completions": sf.EVAL_EXAMPLES}

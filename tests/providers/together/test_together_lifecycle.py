@@ -52,7 +52,7 @@ def _complete(fake: Any) -> Any:
 
 def _job(project: Path, **kw: Any) -> Path:
     return sf.write_job(project, provider="together", base=BASE_MODEL,
-                        **{"options": {**FULL, "learning_rate": 1e-5}} | kw)
+                        **{"options": {**FULL}} | kw)
 
 
 def _short(path: str) -> str:
@@ -76,7 +76,7 @@ def test_a_full_fine_tune_is_served_from_a_dedicated_endpoint(project: Path, fak
     assert gone.state == "undeployed" and fake.endpoints == {}
     calls = sf.tally(fake.router.calls, _short)
     assert calls == {
-        "POST /files": 2, "PUT /put/{id}": 2, "POST /files/{id}/preprocess": 2, "GET /files/{id}": 2,
+        "GET /files": 2, "POST /files": 2, "PUT /put/{id}": 2, "POST /files/{id}/preprocess": 2, "GET /files/{id}": 2,
         "POST /fine-tunes": 1, "GET /fine-tunes/{id}": 1, "GET /fine-tunes/{id}/events": 1,
         "GET /fine-tunes/{id}/metrics": 1, "GET /fine-tunes/{id}/checkpoints": 1,
         "GET /endpoints": 1, "GET /endpoints/{id}": 2, "POST /endpoints": 1, "DELETE /endpoints/{id}": 1,
@@ -87,7 +87,7 @@ def test_a_full_fine_tune_is_served_from_a_dedicated_endpoint(project: Path, fak
 
 def test_a_lora_fine_tune_answers_serverless_and_hourly_hosting_needs_the_spec(
         project: Path, fake: Any, orch: Orchestrator) -> None:
-    spec = _job(project, options={"learning_rate": 1e-5})  # LoRA (the default)
+    spec = _job(project, options={})  # LoRA (the default)
     run = sf.submit_and_finish(orch, spec, on_created=_complete(fake))
     assert sf.after_success(orch, spec, run).status == "promoted"
     assert Deployer(orch).row(run.id) is None and fake.chats == [run.model_id] * sf.EVAL_EXAMPLES
