@@ -28,7 +28,9 @@ def _orchestrator(succeeded: list | None = None):  # type: ignore[no-untyped-def
         if what == "succeeded" and succeeded is not None:
             succeeded.append(run)
 
-    return Orchestrator(state.store(), listener=listener)
+    orch = Orchestrator(state.store(), listener=listener)
+    orch.notice = _notice
+    return orch
 
 
 def _promote_new_models(orch, runs: list, quiet: bool) -> None:  # type: ignore[no-untyped-def]
@@ -56,7 +58,6 @@ def sync(
     set_timeout(timeout)
     succeeded: list = []
     orch = _orchestrator(succeeded)
-    orch.notice = _notice
     try:
         done, calls, problems = orch.sync_each(force=not due_only)
         if not no_promote:
