@@ -214,3 +214,29 @@ def test_a_job_the_provider_refuses_is_reported_by_submit_itself(
     finally:
         undo()
     assert code == 1 and "failed at fake: fake create: HTTP 400" in err and "--again --reason" in err
+
+
+def test_a_lost_upload_answer_and_a_slow_provider_respect_the_timeout(
+        small_project: Path, sandboxes: Any, runs_in_ledger: Any, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    from tuneops.sandbox import FaultConfig
+
+    # Each upload arrives, but its answer is held longer than the timeout allows.
+    sandboxes.server.configure_faults(FaultConfig(rate_slow=1.0, slow_delay=3.0, routes=["POST /v1/files"]))
+    started = time.monotonic()
+    code, _, err = _run(["submit", str(small_project), "--no-promote", "--timeout", "0.5"], capsys)
+    sandboxes.server.configure_faults(FaultConfig())
+    assert time.monotonic() - started < 20
+    assert code == 0, err
+    assert err.count("retry:") >= 2 and "timed out" in err.lower()
+    # Two files, each sent once: the retries found what the lost answers had uploaded.
+    assert sandboxes.requests("POST /v1/files") == 2
+    [run] = runs_in_ledger()
+    assert run.provider_job_id
+    code, _, err = _run(["sync", "--timeout", "nope"], capsys)
+    assert code == 2 and "--timeout" in err
+    monkeypatch.setenv("TUNEOPS_HTTP_TIMEOUT", "soon")
+    code, _, err = _run(["sync"], capsys)
+    assert code == 1 and "TUNEOPS_HTTP_TIMEOUT='soon'" in err and "positive number of seconds" in err
