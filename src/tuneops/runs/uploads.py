@@ -68,7 +68,6 @@ class VerifiedUploads:
             return adapter.upload(path, sha256=sha256), why or "uploaded"
 
         up, how = self._call(run, "upload", attempt)
-        crash.point("after-upload")
         return self._record_upload(run, up, location, kind, how, replaced=row)
 
     def _staged(self: Orchestrator, run: RunRow, adapter: Provider, sha256: str) -> Path:
@@ -79,6 +78,7 @@ class VerifiedUploads:
 
     def _record_upload(self: Orchestrator, run: RunRow, up: Upload, location: str, kind: str, why: str,
                        replaced: UploadRow | None) -> Upload:
+        crash.point("after-upload")  # the data is at the provider; the ledger does not know yet
         with self.store.write() as s:
             row = queries.find_upload(s, up.provider, up.sha256, location)
             if row is None:
