@@ -83,7 +83,9 @@ def test_a_candidate_short_of_the_margin_is_not_promoted(project: Path, sandbox_
     try:
         first_run = orch.watch(orch.submit(loaded).id, interval=0.05)
         first = after_success(orch, loaded, first_run)
-        second_run = orch.watch(orch.submit(loaded).id, interval=0.05)
+        # The same spec and data trained again on purpose (`submit --again --reason`).
+        again = orch.submit_intent(orch.prepare(loaded), again="a second candidate").run
+        second_run = orch.watch(again.id, interval=0.05)
         # Without a loaded spec (as `sync` calls it) the spec the run was admitted with decides.
         second = after_success(orch, None, second_run)
     finally:

@@ -170,3 +170,73 @@ def test_a_job_the_restarted_sandbox_lost_fails_its_run_with_a_way_out(
     code, out, _ = _run(["submit", str(small_project), "--no-promote", "--again", "--reason", "lost", "--json"],
                         capsys)
     assert code == 0 and json.loads(out)["id"] != run["id"]
+
+
+def test_a_submit_killed_after_upload_leaves_no_second_upload(
+        small_project: Path, sandboxes: Any, invariants: Any, runs_in_ledger: Any,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import multiprocessing
+    import os
+
+    def child() -> None:
+        os.environ["TUNEOPS_CRASH_AT"] = "after-upload"  # killed before the upload is recorded
+        os._exit(main(["submit", str(small_project), "--no-promote"]))
+
+    proc = multiprocessing.get_context("fork").Process(target=child)
+    proc.start()
+    proc.join(120)
+    assert proc.exitcode == -9
+    assert sandboxes.requests("POST /v1/files") == 1  # the training file got there; the ledger never heard
+    code, out, _ = _run(["submit", str(small_project), "--no-promote"], capsys)
+    assert code == 0 and "resuming run" in out
+    # The orphaned training file is found at the provider and reused; only the validation file is new.
+    assert sandboxes.requests("POST /v1/files") == 2
+    [run] = runs_in_ledger()
+    code, out, _ = _run(["runs", "show", run.id, "--events", "200"], capsys)
+    assert "found at the provider" in out
+    assert len(invariants(sandboxes)) == 1
+
+
+def test_a_job_the_provider_refuses_is_reported_by_submit_itself(
+        small_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tuneops import registry
+    from tuneops.testing import FakeBackend, FakeProvider
+
+    backend = FakeBackend()
+    backend.failures["create"] = [(400, None)]
+    undo = registry.register("fake", lambda config: FakeProvider(config, backend=backend))
+    text = small_project.read_text()
+    small_project.write_text(text[:text.index("[budget]")])  # the fake has no price: no budget to check
+    try:
+        code, out, err = _run(["submit", str(small_project), "--provider", "fake", "--no-promote"], capsys)
+        assert code == 1 and "fake refused the job: fake create: HTTP 400" in out
+        code, out, err = _run(["submit", str(small_project), "--provider", "fake", "--no-promote"], capsys)
+    finally:
+        undo()
+    assert code == 1 and "failed at fake: fake create: HTTP 400" in err and "--again --reason" in err
+
+
+def test_a_lost_upload_answer_and_a_slow_provider_respect_the_timeout(
+        small_project: Path, sandboxes: Any, runs_in_ledger: Any, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    from tuneops.sandbox import FaultConfig
+
+    # Each upload arrives, but its answer is held longer than the timeout allows.
+    sandboxes.server.configure_faults(FaultConfig(rate_slow=1.0, slow_delay=3.0, routes=["POST /v1/files"]))
+    started = time.monotonic()
+    code, _, err = _run(["submit", str(small_project), "--no-promote", "--timeout", "0.5"], capsys)
+    sandboxes.server.configure_faults(FaultConfig())
+    assert time.monotonic() - started < 20
+    assert code == 0, err
+    assert err.count("retry:") >= 2 and "timed out" in err.lower()
+    # Two files, each sent once: the retries found what the lost answers had uploaded.
+    assert sandboxes.requests("POST /v1/files") == 2
+    [run] = runs_in_ledger()
+    assert run.provider_job_id
+    code, _, err = _run(["sync", "--timeout", "nope"], capsys)
+    assert code == 2 and "--timeout" in err
+    monkeypatch.setenv("TUNEOPS_HTTP_TIMEOUT", "soon")
+    code, _, err = _run(["sync"], capsys)
+    assert code == 1 and "TUNEOPS_HTTP_TIMEOUT='soon'" in err and "positive number of seconds" in err

@@ -32,7 +32,9 @@ def _orchestrator(succeeded: list | None = None, on_admitted=None):  # type: ign
 
     from tuneops.runs.orchestrator import ProviderPool
 
-    return Orchestrator(state.store(), ProviderPool(timeout=state.HTTP_TIMEOUT), listener=listener)
+    orch = Orchestrator(state.store(), ProviderPool(timeout=state.HTTP_TIMEOUT), listener=listener)
+    orch.notice = _notice
+    return orch
 
 
 def _promote_new_models(orch, runs: list, quiet: bool) -> None:  # type: ignore[no-untyped-def]
@@ -60,7 +62,6 @@ def sync(
     set_timeout(timeout)
     succeeded: list = []
     orch = _orchestrator(succeeded)
-    orch.notice = _notice
     try:
         with render.phase("reconciling and polling unfinished runs"):
             done, calls, problems = orch.sync_each(force=not due_only)

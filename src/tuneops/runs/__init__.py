@@ -2,7 +2,9 @@
 
 - ``orchestrator``: the steps, each idempotent and recorded before the next; ``tracking``: statuses,
   events, metrics and checkpoints into the ledger; ``polling``: batched, backed-off polls;
-  ``webhooks``: provider callbacks; ``crash``: injected crash points for tests; ``curves``: loss curves.
+  ``webhooks``: provider callbacks; ``crash``: injected crash points for tests; ``curves``: loss curves;
+  ``intent``: the intent key; ``submission``: submit by intent, abandon; ``uploads``: verified uploads;
+  ``plan``: what a submit would do; ``problems``: race-safe writes and messages for runs left behind.
 
 Intent rules (what ``tuneops submit`` promises):
 
@@ -13,5 +15,6 @@ Intent rules (what ``tuneops submit`` promises):
   submitting, in flight) is resumed or attached to under the same run id and idempotency key.
 - A succeeded run of the same intent means "no changes": nothing is written.
 - A run the provider rejected stays failed; submitting again is a new intent only if something
-  that affects training changed (or ``--again``).
+  that affects training changed (or ``--again``). A cancelled or abandoned run frees its intent.
+- The claim is atomic on both databases: a unique index allows one unfinished run per intent.
 """

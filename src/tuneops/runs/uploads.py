@@ -58,9 +58,17 @@ class VerifiedUploads:
             return self._record_upload(run, found[0], location, kind, "found at the provider by name and "
                                        "size (an earlier upload whose record was lost); reusing it",
                                        replaced=row)
-        up = self._call(run, "upload", lambda: adapter.upload(path, sha256=sha256))
-        crash.point("after-upload")
-        return self._record_upload(run, up, location, kind, why or "uploaded", replaced=row)
+        sent: list[bool] = []
+
+        def attempt() -> tuple[Upload, str]:
+            # A retry first looks for the file: an upload whose response was lost may have arrived.
+            if sent and (again := adapter.find_uploads(sha256, size)):
+                return again[0], "found at the provider after an upload whose answer was lost; reusing it"
+            sent.append(True)
+            return adapter.upload(path, sha256=sha256), why or "uploaded"
+
+        up, how = self._call(run, "upload", attempt)
+        return self._record_upload(run, up, location, kind, how, replaced=row)
 
     def _staged(self: Orchestrator, run: RunRow, adapter: Provider, sha256: str) -> Path:
         from tuneops.runs.orchestrator import staging_dir
@@ -70,6 +78,7 @@ class VerifiedUploads:
 
     def _record_upload(self: Orchestrator, run: RunRow, up: Upload, location: str, kind: str, why: str,
                        replaced: UploadRow | None) -> Upload:
+        crash.point("after-upload")  # the data is at the provider; the ledger does not know yet
         with self.store.write() as s:
             row = queries.find_upload(s, up.provider, up.sha256, location)
             if row is None:
