@@ -32,9 +32,14 @@ def test_the_example_project_switches_to_local_with_one_line_and_a_base_model_di
 
 
 @pytest.mark.slow
-def test_quickstart_on_the_local_provider_trains_evaluates_and_promotes(tmp_path: Path,
-                                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["quickstart", "--provider", "local", "--keep", str(tmp_path / "qs")]) == 0
+def test_quickstart_on_the_local_provider_trains_evaluates_and_promotes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # one line per message
+    root = tmp_path / "qs"
+    assert main(["quickstart", "--provider", "local", "--keep", str(root)]) == 0
     out = capsys.readouterr().out
-    assert "tiny random model" in out and "model id: local:support-triage-" in out
-    assert "promoted" in out and "model.promoted" in out.replace("\n", "")
+    assert "a tiny random model built in models/tiny-chat" in out and "model id: local:support-triage-" in out
+    assert main(["--db", str(root / ".tuneops" / "tuneops.db"), "models", "list", "--json"]) == 0
+    (model,) = json.loads(capsys.readouterr().out)
+    assert model["provider"] == "local" and model["aliases"] == ["support-triage@production"]
+    assert model["scores"]["exact_match"] >= 0.8
