@@ -40,6 +40,9 @@ def build_tiny_model(directory: Path, *, hidden: int = 64, layers: int = 2, seed
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    from tuneops.providers.local.loading import quiet
+
+    quiet()
     tok = byte_tokenizer()
     torch.manual_seed(seed)
     config = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=hidden * 2,

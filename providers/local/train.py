@@ -27,7 +27,7 @@ class Cancelled(Exception):
     """The job was asked to stop."""
 
 
-class Trainer:
+class TrainingProcess:
     """One job's training run, step by step, recording as it goes."""
 
     def __init__(self, job: JobDir):
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
 
     job = JobDir(Path(args[0]).resolve())
     loading.go_private(bool(job.config().get("options", {}).get("allow_hub_download")))
-    return Trainer(job).run()
+    return TrainingProcess(job).run()
 
 
 if __name__ == "__main__":

@@ -225,6 +225,8 @@ def epochs_for(provider: str, base_model: str, examples: int, requested: int | s
                    "for large; the server's own rule is unconfirmed)"), True
     if provider == "together":
         return 1, "auto: Together's default n_epochs is 1", True
+    if provider == "local":
+        return 3, "auto: the local provider trains 3 epochs", True
     if provider == "bedrock":
         m = base_model.lower()
         for prefix, n in _BEDROCK_EPOCHS:

@@ -10,8 +10,10 @@ from pathlib import Path
 from tuneops.cli import render, state
 
 
-def run_quickstart(keep: Path | None = None, *, time_scale: float = 4.0, evaluate: bool = True) -> int:
-    """Start the sandbox, write the example project, submit, watch, show the model and history."""
+def run_quickstart(keep: Path | None = None, *, time_scale: float = 4.0, evaluate: bool = True,
+                   provider: str = "sandbox") -> int:
+    """Start the sandbox (or build a tiny local model), write the example project, submit, watch, show
+    the model and history."""
     from tuneops import spec as specmod
     from tuneops.cli.history import history
     from tuneops.cli.watch import follow
@@ -24,14 +26,22 @@ def run_quickstart(keep: Path | None = None, *, time_scale: float = 4.0, evaluat
     with ExitStack() as stack:
         root = keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tuneops-quickstart-")))
         root.mkdir(parents=True, exist_ok=True)
-        server = stack.enter_context(SandboxServer(time_scale=time_scale))
-        out.print(f"[bold]1.[/] sandbox (a local stand-in, not an LLM) listening on {server.url}")
         old_cwd = Path.cwd()
         os.chdir(root)
         stack.callback(os.chdir, old_cwd)
-        env = {**os.environ, "TUNEOPS_SANDBOX_URL": server.url}
-        os.environ["TUNEOPS_SANDBOX_URL"] = server.url
-        write_example(Path("jobs"))
+        env = dict(os.environ)
+        if provider == "local":
+            from tuneops.providers.local.quickstart import prepare
+
+            write_example(Path("jobs"))
+            prepare(Path("jobs"))
+            out.print("[bold]1.[/] local provider: a tiny random model built in models/tiny-chat (nothing "
+                      "downloaded; LoRA training runs in a process on this machine)")
+        else:
+            server = stack.enter_context(SandboxServer(time_scale=time_scale))
+            out.print(f"[bold]1.[/] sandbox (a local stand-in, not an LLM) listening on {server.url}")
+            env["TUNEOPS_SANDBOX_URL"] = os.environ["TUNEOPS_SANDBOX_URL"] = server.url
+            write_example(Path("jobs"))
         out.print(f"[bold]2.[/] example project written to {root}/jobs (support-triage.toml + data)")
         loaded = specmod.load(Path("jobs/support-triage.toml"))
         state.DB = str(root / ".tuneops" / "tuneops.db")

@@ -42,10 +42,15 @@ def quickstart(
                               "temporary one.", show_default=False),
     time_scale: float = typer.Option(4.0, "--time-scale", help="How fast sandbox jobs progress."),
     no_eval: bool = typer.Option(False, "--no-eval", help="Skip the eval and promotion step."),
+    provider: str = typer.Option("sandbox", "--provider", help="sandbox, or local (LoRA on a tiny model "
+                                 "built here; needs: pip install 'tuneops[local]')."),
 ) -> None:
     """Run the whole flow offline: sandbox, example project, submit, watch, model id, history."""
+    from tuneops.errors import TuneopsError
     from tuneops.quickstart import run_quickstart
 
     if not 0 < time_scale < float("inf"):
         raise typer.BadParameter(f"{time_scale} is not a speed; give a number above 0", param_hint="'--time-scale'")
-    raise typer.Exit(run_quickstart(keep, time_scale=time_scale, evaluate=not no_eval))
+    if provider not in ("sandbox", "local"):
+        raise TuneopsError(f"--provider {provider!r}: the quickstart runs on sandbox or local")
+    raise typer.Exit(run_quickstart(keep, time_scale=time_scale, evaluate=not no_eval, provider=provider))

@@ -106,3 +106,18 @@ def test_a_training_process_killed_mid_run_is_reported_failed_with_its_reason(
     assert _json(capsys, "sync", "--no-promote") == []  # nothing left to reconcile
     assert len(_jobs(tmp_path)) == 1 and job.status()["status"] == "failed"
     assert run["id"] == failed["id"]  # type: ignore[index]
+
+
+def test_cancel_stops_the_training_process_and_the_run_ends_cancelled(
+        tmp_path: Path, tiny_project, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tiny_project(steps=5000, every=1000, train=60)
+    run = _json(capsys, "submit", str(spec), "--no-promote")
+    (job,) = _jobs(tmp_path)
+    _wait(lambda: job.metrics_file.exists())
+    assert main(["runs", "cancel", run["id"]]) == 0  # type: ignore[index]
+    assert "cancelling" in capsys.readouterr().out
+    _wait(lambda: not job.alive(), 60)
+    assert job.status()["status"] == "cancelled" and not job.adapter_dir.exists()
+    assert "cancelled; no adapter was kept" in job.events_file.read_text()  # the trainer stopped itself
+    (synced,) = _json(capsys, "sync", "--no-promote")  # type: ignore[misc]
+    assert synced["state"] == "cancelled" and synced["id"] == run["id"]  # type: ignore[index]
