@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from tuneops.errors import AmbiguousCreate, PermanentProviderError, TransientProviderError, UnsupportedOperation
+from tuneops.options import ProviderOptions
 from tuneops.provider import (
     Capabilities,
     Checkpoint,
@@ -37,6 +38,7 @@ from tuneops.provider import (
 )
 from tuneops.providers.local import loading, settings
 from tuneops.providers.local.jobs import JobDir, read_jsonl, write_json
+from tuneops.providers.local.options import CONNECTION, LocalOptions
 from tuneops.providers.local.status import CANCELLING, LIVE, QUEUED, STATUS_TABLE, SUCCEEDED
 from tuneops.runs import crash
 
@@ -56,6 +58,8 @@ class LocalProvider:
     """LoRA/QLoRA on your own hardware: job directories, detached training processes, local serving."""
 
     name: ClassVar[str] = "local"
+    options_schema: ClassVar[type[ProviderOptions]] = LocalOptions
+    connection_settings: ClassVar[Mapping[str, str | None]] = CONNECTION
     capabilities: ClassVar[Capabilities] = Capabilities(
         methods=frozenset({"sft"}),
         staging="file_id",
