@@ -79,6 +79,17 @@ def configure(*, verbose: int = 0, quiet: bool = False, fmt: str | None = None) 
     logging.getLogger("httpx").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
 
 
+def log_at_least(level: int) -> None:
+    """Log at ``level`` or more detail to stderr (a server's log lines are its output), with timestamps."""
+    if _handler is None:
+        configure(quiet=state.QUIET, fmt=state.FORMAT)
+    assert _handler is not None
+    _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if _handler.level > level:
+        _handler.setLevel(level)
+        logging.getLogger("tuneops").setLevel(level)
+
+
 def _name_arguments(command: Any) -> None:
     """Show required arguments as ``SPEC`` in usage lines (typer 0.28 writes ``{spec}``)."""
     for param in command.params:
