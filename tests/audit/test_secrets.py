@@ -165,3 +165,13 @@ def test_provider_text_quoting_a_key_is_scrubbed_before_it_is_stored(tmp_path: P
     assert "authentication failed for [redacted]" in messages
     store.close()
     assert _scan_tree(tmp_path) == {}, "a key quoted by a provider reached the ledger"
+
+
+def test_a_password_in_a_url_never_reaches_the_trail(tmp_path: Path) -> None:
+    store = open_store()
+    with store.write() as s:
+        row = audit.append(s, "run.failed", "run", "run_1", details={
+            "error_message": "POST https://svc:pa55word99@hooks.test/v1 refused"})
+    assert json.loads(row.details)["error_message"] == "POST https://hooks.test/v1 refused"
+    assert audit.verify(store).ok
+    store.close()

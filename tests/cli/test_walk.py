@@ -201,6 +201,39 @@ def test_malformed_arguments_never_end_in_a_traceback(path: tuple[str, ...], led
     check()
 
 
+# Every option and argument of every command also gets each of these once (the fuzzer may miss one):
+# a file that is no directory and no text, a negative number, not-a-number.
+CLASSIC = ("/bin/ls", "-1", "nan")
+
+
+@pytest.mark.parametrize("path", LEAVES, ids=_ids)
+def test_each_parameter_with_a_classic_bad_value(path: tuple[str, ...], ledger: dict[str, str], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch, deadline: None,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TUNEOPS_SANDBOX_URL", "http://127.0.0.1:9/v1")
+    db = tmp_path / "ledger.db"
+    shutil.copy(ledger["db"], db)
+    monkeypatch.chdir(tmp_path)
+    params = [p for p in COMMANDS[path].params if p.name != "help" and not getattr(p, "is_flag", False)]
+    for param in params:
+        for value in CLASSIC:
+            options: list[str] = []
+            positional: list[str] = []
+            for other in COMMANDS[path].params:  # in declared order; the other required ones from the ledger
+                given = value if other is param else _fill(other, ledger, tmp_path) if other.required else None
+                if given is None:
+                    continue
+                if getattr(other, "param_type_name", "") == "option":
+                    options += [other.opts[0], given]
+                else:
+                    positional.append(given)
+            argv = [*path, *options, *(["--"] if any(v.startswith("-") for v in positional) else []), *positional]
+            code = _run(["--db", str(db), *argv], seconds=3.0)
+            captured = capsys.readouterr()
+            assert "Traceback" not in captured.err + captured.out, argv
+            assert code is None or code in (0, 1, 2, 3), (argv, code, captured.err)
+
+
 # Found by probing as a user would (issue 18): each was a traceback.
 PROBES = [
     ["history", "--since", "99999999999d"], ["audit", "log", "--until", "99999999999w"],

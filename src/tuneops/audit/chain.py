@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring as _q  # json.dumps's string encoder (ensure_ascii=False)
 from typing import Any
 
+from tuneops.netsafe import scrub_urls
 from tuneops.store.sql import Sql
 
 HEAD_ID = 1  # the chain head's row in audit_head
@@ -74,7 +75,7 @@ def redact(text: str, secrets: list[str] | None = None) -> str:
     """``text`` with credential values from the environment and key-shaped strings replaced."""
     for value in secrets if secrets is not None else _secret_values():
         text = text.replace(value, REDACTED)
-    return _SECRET_SHAPE.sub(REDACTED, text)
+    return _SECRET_SHAPE.sub(REDACTED, scrub_urls(text))  # and no user:password@ of a URL
 
 
 def _secret_values() -> list[str]:

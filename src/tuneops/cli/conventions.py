@@ -79,15 +79,49 @@ def configure(*, verbose: int = 0, quiet: bool = False, fmt: str | None = None) 
     logging.getLogger("httpx").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
 
 
-def _name_arguments(command: Any) -> None:
-    """Show required arguments as ``SPEC`` in usage lines (typer 0.28 writes ``{spec}``)."""
+def log_at_least(level: int) -> None:
+    """Log at ``level`` or more detail to stderr (a server's log lines are its output), with timestamps."""
+    if _handler is None:
+        configure(quiet=state.QUIET, fmt=state.FORMAT)
+    assert _handler is not None
+    _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if _handler.level > level:
+        _handler.setLevel(level)
+        logging.getLogger("tuneops").setLevel(level)
+
+
+class _Finite:
+    """A float parameter type that refuses nan and inf: no interval, rate, scale or timeout means them."""
+
+    def __init__(self, inner: Any):
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __call__(self, value: Any, param: Any = None, ctx: Any = None) -> Any:
+        return None if value is None else self.convert(value, param, ctx)
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        import math
+
+        number = self._inner.convert(value, param, ctx)
+        if isinstance(number, float) and not math.isfinite(number):
+            self._inner.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+def _conform(command: Any) -> None:
+    """Usage lines name required arguments ``SPEC`` (typer 0.28 writes ``{spec}``); floats must be finite."""
     for param in command.params:
         if getattr(param, "param_type_name", "") == "argument" and param.metavar is None:
             name = (param.name or "").upper()
             shown = name if param.required else f"[{name}]"
             param.make_metavar = lambda ctx=None, *, usage=False, shown=shown, name=name: shown if usage else name
+        if getattr(param.type, "name", "") in ("float", "float range"):
+            param.type = _Finite(param.type)
     for sub in getattr(command, "commands", {}).values():
-        _name_arguments(sub)
+        _conform(sub)
 
 
 def hoist(root: Any, argv: list[str]) -> list[str]:
@@ -159,5 +193,5 @@ def run(app: typer.Typer, argv: list[str]) -> None:
     import typer.main
 
     command = typer.main.get_command(app)
-    _name_arguments(command)
+    _conform(command)
     command.main(args=hoist(command, argv), prog_name="tuneops", standalone_mode=True)

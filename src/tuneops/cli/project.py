@@ -53,4 +53,10 @@ def quickstart(
         raise typer.BadParameter(f"{time_scale} is not a speed; give a number above 0", param_hint="'--time-scale'")
     if provider not in ("sandbox", "local"):
         raise TuneopsError(f"--provider {provider!r}: the quickstart runs on sandbox or local")
+    if keep is not None:
+        try:
+            keep.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot make the directory {keep}: {exc.strerror or exc}; name a new or "
+                                     "existing directory you can write to", param_hint="'--keep'") from None
     raise typer.Exit(run_quickstart(keep, time_scale=time_scale, evaluate=not no_eval, provider=provider))

@@ -46,8 +46,6 @@ def plan_cmd(
 ) -> None:
     """Show what a tick would decide for every job, why, what it would cost and what the budget allows;
     changes nothing."""
-    from rich.markup import escape
-    from rich.table import Table
 
     from tuneops.scheduler.plan import plan
 
@@ -63,22 +61,22 @@ def plan_cmd(
     if not result.jobs:
         state.console().print(f"no job specs in {jobs}")
         return
-    table = Table(title=f"schedule plan ({len(result.firing)} of {len(result.jobs)} would fire; "
-                  f"spent this month {render.usd(result.month_spent_microusd)})", title_justify="left",
-                  show_lines=True)
-    for col in ("job", "decision", "why", "est.", "budget left (runs)"):
-        table.add_column(col, overflow="fold")
+    rows = []
     for j in result.jobs:
         d = j.decision
-        verdict = "[green]fire[/]" if d.fire else (f"[yellow]held: {d.gate}[/]" if d.gate else "skip")
-        why = "\n".join(escape(v.reason) for v in d.verdicts) if d.verdicts else escape(d.reason)
+        verdict = "fire" if d.fire else (f"held: {d.gate}" if d.gate else "skip")
+        why = "\n".join(v.reason for v in d.verdicts) if d.verdicts else d.reason
         if d.gate or (d.fire and d.fire_key):
-            why += f"\n[dim]{escape(d.fire_key or d.reason.rsplit('; ', 1)[-1])}[/]"
-        left = "" if j.remaining_microusd is None else (
+            why += "\n" + (d.fire_key or d.reason.rsplit("; ", 1)[-1])
+        left = "-" if j.remaining_microusd is None else (
             render.usd(j.remaining_microusd) + (f" ({j.runs_allowed})" if j.runs_allowed is not None else ""))
-        table.add_row(escape(j.policy.name), verdict, why, render.usd(j.estimate_microusd)
-                      if j.estimate_microusd is not None else "", left)
-    state.console().print(table)
+        rows.append((j.policy.name, verdict, why, render.usd(j.estimate_microusd)
+                     if j.estimate_microusd is not None else "-", left))
+    render.listing(("job", "decision", "why", "est.", "budget left (runs)"), rows,
+                   title=f"schedule plan ({len(result.firing)} of {len(result.jobs)} would fire; spent this month "
+                         f"{render.usd(result.month_spent_microusd)})",
+                   style=lambda i, v: ("green" if v == "fire" else "yellow" if v.startswith("held") else "") if i == 1
+                   else "")
 
 
 @schedule_app.command("tick")

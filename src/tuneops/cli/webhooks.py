@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tuneops.cli import state
+from tuneops.cli import conventions, state
 
 webhooks_app = typer.Typer(help="Receive provider webhooks so runs sync the moment they finish.",
                            no_args_is_help=True)
@@ -30,12 +30,8 @@ def serve(
 
     check_listen(host, port)
     receiver = webhooks.WebhookReceiver(state.store(), providers=provider)
-    logger = logging.getLogger("tuneops")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    if not state.QUIET:
+        conventions.log_at_least(logging.INFO)  # a server's log is its output: each delivery, one line
     state.err_console().print(f"receiving webhooks at http://{host}:{port}{webhooks.WEBHOOK_PATH} "
                               f"for runs at {', '.join(provider)}; point the provider's webhook endpoint "
                               "at it through an HTTPS proxy or tunnel")

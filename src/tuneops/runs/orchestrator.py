@@ -396,7 +396,8 @@ class Orchestrator(IntentSubmission, VerifiedUploads, RunTracking):
                               f"({'created' if action == 'run.submitted' else 'found by key'})")
             audit.append(s, action, "run", run.id, job_name=run.job_name, actor=self.actor,
                          details={"provider": run.provider, "provider_job_id": job.provider_job_id,
-                                  "idempotency_key": run.idempotency_key, **(extra or {})})
+                                  "idempotency_key": run.idempotency_key, "from_state": prior, "to_state": "pending",
+                                  **(extra or {})})
         return self._apply(run_id, job)
 
 
