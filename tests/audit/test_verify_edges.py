@@ -29,7 +29,8 @@ def test_a_run_without_an_audit_event_is_a_finding(ledger: Path, capsys: pytest.
     assert _verify(capsys)[0] == 0
     db = sqlite3.connect(ledger)
     cols = [r[1] for r in db.execute("PRAGMA table_info(run)")]
-    copy = ",".join("'other-key'" if c == "idempotency_key" else c for c in cols[1:])
+    fresh = {"idempotency_key": "'other-key'", "intent_key": "'other-intent'"}  # both unique
+    copy = ",".join(fresh.get(c, c) for c in cols[1:])
     db.execute(f"INSERT INTO run ({','.join(cols)}) SELECT 'run_sneaky', {copy} FROM run LIMIT 1")
     db.commit()
     code, report = _verify(capsys)

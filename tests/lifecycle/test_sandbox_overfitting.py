@@ -48,7 +48,8 @@ def test_ten_examples_for_twenty_epochs_are_flagged_through_the_cli(
     (data / "support-triage.eval.jsonl").write_text(_jsonl(tickets(10, seed=3, held_out=True, seen=seen)))
     spec = tmp_path / "jobs" / "tiny.toml"
     spec.write_text(SPEC.replace('name = "support-triage"', 'name = "tiny"').replace("epochs = 3", "epochs = 20")
-                    .replace('batch_size = "auto"', "batch_size = 1"))
+                    .replace('batch_size = "auto"', "batch_size = 1")
+                    .replace("min_examples = 50", "min_examples = 10"))  # the eval set here has 10
     verdict = _verdict(spec, capsys)
     assert verdict["flag"] is True, verdict["reason"]
     assert "validation loss rose" in verdict["reason"] and verdict["from_step"] > 0
