@@ -51,6 +51,7 @@ def submit(
 
     loaded = specmod.load(spec)
     orch = _orchestrator()
+    eval_failed = False
     try:
         run = orch.submit(loaded, provider=provider)
         if not as_json:
@@ -63,12 +64,13 @@ def submit(
             if run.state == "succeeded" and not no_promote:
                 from tuneops.cli.evals import after_run
 
-                after_run(orch, loaded, run, quiet=as_json)
+                # A model that could not be scored or promoted is a failed submission for scripts (exit 1).
+                eval_failed = after_run(orch, loaded, run, quiet=as_json) is None
     finally:
         orch.pool.close()
     if as_json:
         state.print_json(render.run_dict(run))
-    raise typer.Exit(1 if run.state in ("failed", "unknown") else 0)
+    raise typer.Exit(1 if run.state in ("failed", "unknown") or eval_failed else 0)
 
 
 def sync(
