@@ -1,6 +1,6 @@
 """Preflight benchmark: tuneops preflight vs the cookbook baseline vs the tokenization floor.
 
-    python bench/preflight/run.py [--mb 55] [--repeat 1] [--workdir DIR] [--keep]
+    python bench/preflight/run.py [--mb 65] [--repeat 1] [--workdir DIR] [--keep]
 
 On one core (the process pins itself to CPU 0 where it can), for each of two synthetic files of
 at least ``--mb`` MB (every system prompt different / one system prompt repeated):
@@ -103,7 +103,7 @@ def bench_file(path: Path, shape: str, repeat: int, workdir: Path, encoding) -> 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mb", type=float, default=55.0, help="size of each synthetic file (MB, >= 50 by default)")
+    ap.add_argument("--mb", type=float, default=65.0, help="size of each synthetic file (MB, 65 by default)")
     ap.add_argument("--repeat", type=int, default=2, help="interleaved runs per measurement (best is kept)")
     ap.add_argument("--workdir", type=Path, default=None, help="where to put the files (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the generated files")

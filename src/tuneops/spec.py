@@ -25,6 +25,7 @@ _HOSTISH = re.compile(r"(url|endpoint|host)$", re.I)
 # Bounds on what a spec may hold at all (providers declare their own, narrower limits): deep nesting
 # and long paths crash parsers and file systems, NUL bytes are refused by PostgreSQL.
 MAX_DEPTH = 16
+_INF = float("inf")
 MAX_PATH_CHARS = 1024
 MAX_NAME_BYTES = 255
 
@@ -373,6 +374,9 @@ def _shape_problems(data: dict[str, Any], text: str) -> list[str]:
             line = _find_line(text, loc)
             problems.append(f"{f'line {line}: ' if line else ''}{'.'.join(map(str, loc))}: contains a NUL byte "
                             "(\\u0000); remove it")
+        elif type(value) is float and loc[:1] == ("options",) and (value != value or value in (_INF, -_INF)):
+            # Typed fields refuse inf/nan with their range; free-form provider options are checked here.
+            problems.append(f"{'.'.join(map(str, loc))}: must be a finite number (got {value!r})")
         elif type(value) is dict:
             for k, v in value.items():
                 if "\x00" in k:

@@ -104,6 +104,7 @@ def submit(
         if problems:
             raise specmod.SpecError(str(loaded.path), problems)
     orch = Orchestrator(None, ProviderPool(timeout=state.HTTP_TIMEOUT))  # type: ignore[arg-type]  # the ledger opens after preparing
+    eval_failed = False
     orch.notice = _notice
     try:
         with render.phase(f"{loaded.spec.name}: preflight and dataset snapshot"):
@@ -137,14 +138,15 @@ def submit(
             if run.state == "succeeded" and not no_promote:
                 from tuneops.cli.evals import after_run
 
-                after_run(orch, loaded, run, quiet=as_json)
+                # A model that could not be scored or promoted is a failed submission for scripts (exit 1).
+                eval_failed = after_run(orch, loaded, run, quiet=as_json) is None
     except KeyboardInterrupt:
         raise typer.Exit(interrupted(orch, spec)) from None
     finally:
         orch.pool.close()
     if as_json:
         state.print_json({**render.run_dict(run), "outcome": outcome.how})
-    raise typer.Exit(1 if run.state in ("failed", "unknown") and outcome.how != NO_CHANGES else 0)
+    raise typer.Exit(1 if (run.state in ("failed", "unknown") and outcome.how != NO_CHANGES) or eval_failed else 0)
 
 
 def plan(

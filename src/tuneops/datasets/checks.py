@@ -135,9 +135,14 @@ class ExampleChecker:
         if "messages" in record:
             result = self._chat(record)
             msgs = record["messages"]
-            n = len(msgs) if type(msgs) is list else 0
-            # A repeated key is silently collapsed by every JSON parser; a cheap count says when to look.
-            if raw.count(b'"role"') > n or raw.count(b'"content"') > n or raw.count(b'"messages"') > 1:
+            keys = len(record)
+            if type(msgs) is list:
+                for m in msgs:
+                    if type(m) is dict:
+                        keys += len(m)
+            # A repeated key is silently collapsed by every JSON parser. Every key ends in `":`, so more of
+            # those than parsed keys says when to look (nested objects and quotes in text look too: rare).
+            if raw.count(b'":') > keys:
                 dups = duplicate_keys(raw)
                 if dups:
                     item = ("warning", "json.duplicate_key", None,
