@@ -75,5 +75,5 @@ def test_a_stale_page_is_reported_and_rewritten(tmp_path: Path, capsys: pytest.C
     assert main(["providers", "docs", "together", "--dir", str(tmp_path), "--write"]) == 0
     assert page.read_text() == (DOCS / "together.md").read_text()
     (tmp_path / "mistral.md").write_text("# no markers\n")
-    assert main(["providers", "docs", "mistral", "--dir", str(tmp_path)]) == 1
+    assert main(["providers", "docs", "mistral", "--dir", str(tmp_path)]) == 2  # the page needs fixing by hand
     assert "markers" in capsys.readouterr().err

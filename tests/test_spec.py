@@ -81,7 +81,8 @@ def test_switching_provider_is_one_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize("extra, field", [
     ('description = "temporary: sk-proj-abcdefghijklmnop0123"\n', "description"),
     ('[options.openai]\nnote = "AKIAABCDEFGHIJKLMNOP"\n', "options.openai.note"),
-    ('[options.openai]\nendpoint = "https://svc:pa55word99@api.test/v1"\n', "options.openai.endpoint"),
+    # (an endpoint key itself is refused before this check: a spec may not say where requests go)
+    ('description = "runbook: https://svc:pa55word99@wiki.test/triage"\n', "description"),
 ], ids=["description", "provider-option", "url-password"])
 def test_a_credential_pasted_into_any_field_is_refused_with_the_field_named(
         tmp_path: Path, extra: str, field: str, capsys: pytest.CaptureFixture[str]) -> None:

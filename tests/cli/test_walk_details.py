@@ -61,8 +61,8 @@ def test_a_refusal_says_how_to_override_it(capsys: pytest.CaptureFixture[str]) -
 def test_rollback_past_the_first_holder_says_what_it_held(project: Path, sandbox_env: object,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     ids = []
-    for _ in range(2):
-        assert main(["submit", str(project), "--watch", "--no-promote", "--json"]) == 0
+    for again in ([], ["--again", "--reason", "a second model"]):  # the same spec twice is one intent
+        assert main(["submit", str(project), "--watch", "--no-promote", "--json", *again]) == 0
         ids.append(json.loads(capsys.readouterr().out)["id"])
     for run_id in ids:
         assert main(["models", "promote", run_id, "--alias", "canary", "--force", "--reason", "test"]) == 0

@@ -53,8 +53,9 @@ def _json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
     return json.loads(out)
 
 
-def _submit_and_sync(capsys: pytest.CaptureFixture[str], spec: Path) -> str:
-    run = _json(capsys, "submit", str(spec))
+def _submit_and_sync(capsys: pytest.CaptureFixture[str], spec: Path, again: bool = False) -> str:
+    # [serve] is not part of a run's intent: a changed [serve] table trains again only with --again.
+    run = _json(capsys, "submit", str(spec), *(["--again", "--reason", "new [serve]"] if again else []))
     for _ in range(4):
         code, out = _cli(capsys, "sync")
         assert code == 0, out
@@ -122,7 +123,7 @@ def test_hourly_hosting_needs_the_spec_or_a_flag_and_counts_against_the_budget(
     sf.write_job(project, provider="fake", base="fake-base", serve={"mode": "dedicated", "hourly_usd": 2.5,
                                                                      "auto_undeploy_after": 48.0},
                  budget={"per_month_usd": 100.0})
-    run_id = _submit_and_sync(capsys, spec)
+    run_id = _submit_and_sync(capsys, spec, again=True)
     shown = _json(capsys, "runs", "show", run_id)
     assert shown["deployment"] is None  # refused at admission: nothing written, nothing started
     code, out = _cli(capsys, "deploy", run_id)
@@ -131,7 +132,7 @@ def test_hourly_hosting_needs_the_spec_or_a_flag_and_counts_against_the_budget(
     sf.write_job(project, provider="fake", base="fake-base", serve={"mode": "dedicated", "hourly_usd": 2.5,
                                                                      "auto_undeploy_after": 8.0},
                  budget={"per_month_usd": 100.0})
-    run_id = _submit_and_sync(capsys, spec)
+    run_id = _submit_and_sync(capsys, spec, again=True)
     dep = _json(capsys, "runs", "show", run_id)["deployment"]
     assert (dep["state"], dep["hourly_cost_microusd"], dep["estimate_microusd"]) == ("deployed", 2_500_000, 20_000_000)
     from datetime import datetime, timedelta
