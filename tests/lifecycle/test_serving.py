@@ -168,3 +168,31 @@ def test_a_crash_during_deploy_is_reconciled_to_exactly_one_deployment(
     assert row["state"] == "deployed" and row["provider_deployment_id"] == next(iter(backend.deployments))
     code, out = _cli(capsys, "audit", "verify")
     assert code == 0, out
+
+
+def test_sync_undeploys_after_auto_undeploy_after_and_records_the_hosting_cost(
+        project: Path, backend: FakeBackend, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import timedelta
+
+    from tuneops.clock import utcnow
+    from tuneops.runs.deploy import Deployer
+    from tuneops.runs.orchestrator import Orchestrator
+
+    spec = sf.write_job(project, provider="fake", base="fake-base",
+                        serve={"mode": "dedicated", "hourly_usd": 3.6, "auto_undeploy_after": 2.0})
+    run_id = _submit_and_sync(capsys, spec)  # deployed on success (the spec asks for hourly hosting)
+    code, out = _cli(capsys, "runs", "show", run_id)
+    assert code == 0 and "deployment" in out and "deployed" in out and "$3.60/h" in out
+    code, out = _cli(capsys, "sync")  # not due yet
+    assert _json(capsys, "runs", "show", run_id)["deployment"]["state"] == "deployed"
+
+    later = Orchestrator(_store(), clock=lambda: utcnow() + timedelta(hours=2, minutes=30))  # `sync` at 2.5 h
+    try:
+        [row] = Deployer(later).sync_all()
+    finally:
+        later.pool.close()
+    assert row.state == "undeployed" and backend.calls["delete_deployment"] == 1
+    dep = _json(capsys, "runs", "show", run_id)["deployment"]
+    assert 9_000_000 <= dep["cost_microusd"] <= 9_010_000 and dep["estimate_microusd"] is None  # 2.5 h at $3.60
+    code, out = _cli(capsys, "sync")  # nothing left to do: no second delete
+    assert code == 0 and backend.calls["delete_deployment"] == 1

@@ -325,7 +325,7 @@ class Deployer:
             row.provider_deployment_id, row.endpoint = dep.provider_deployment_id, dep.endpoint
             row.provider_status, row.updated_at = dep.raw_status, now
             row.raw = audit.redact(json.dumps(dict(dep.raw), default=str))
-            if dep.hourly_cost_microusd is not None:
+            if row.hourly_cost_microusd is None:  # a price the spec states wins over the provider's
                 row.hourly_cost_microusd = dep.hourly_cost_microusd
             row.lease_owner = row.lease_expires_at = None
             if state == "deploy_failed":
