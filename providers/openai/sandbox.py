@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from tuneops.provider import Capabilities, ProviderConfig
 from tuneops.providers.openai.adapter import OpenAIProvider
+from tuneops.providers.openai.sandbox_serving import SandboxServing
 from tuneops.providers.openai.uploads import MAX_UPLOAD_BYTES
 
 DEFAULT_SANDBOX_URL = "http://127.0.0.1:8765/v1"
@@ -23,11 +24,12 @@ SANDBOX_CAPABILITIES = Capabilities(
     learning_rate="multiplier",
     credentials=(),
     models=("sandbox-mini", "sandbox-legacy"),
+    serve_modes=("on_demand", "dedicated"),  # optional: its models also answer directly
     notes="local stand-in for offline use and tests; nearest-neighbour learner, not an LLM",
 )
 
 
-class SandboxProvider(OpenAIProvider):
+class SandboxProvider(SandboxServing, OpenAIProvider):
     """The OpenAI adapter pointed at the local sandbox; needs no key."""
 
     name: ClassVar[str] = "sandbox"
