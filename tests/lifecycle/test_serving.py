@@ -196,3 +196,23 @@ def test_sync_undeploys_after_auto_undeploy_after_and_records_the_hosting_cost(
     assert 9_000_000 <= dep["cost_microusd"] <= 9_010_000 and dep["estimate_microusd"] is None  # 2.5 h at $3.60
     code, out = _cli(capsys, "sync")  # nothing left to do: no second delete
     assert code == 0 and backend.calls["delete_deployment"] == 1
+
+
+def test_with_serve_mode_none_nothing_is_deployed_until_asked_and_promote_then_goes_through_it(
+        project: Path, backend: FakeBackend, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = sf.write_job(project, provider="fake", base="fake-base", serve={"mode": "none"})
+    run = _json(capsys, "submit", str(spec))
+    code, out = _cli(capsys, "sync")
+    code, out = _cli(capsys, "sync")
+    code, out = _cli(capsys, "sync")
+    assert code == 0 and "answers only through a deployment" in out and f"tuneops deploy {run['id']}" in out
+    assert backend.calls.get("infer", 0) == 0 and backend.calls.get("deploy", 0) == 0
+
+    code, out = _cli(capsys, "models", "promote", run["id"], "--alias", "production")
+    assert code == 1 and "not promoted" in out and backend.calls.get("infer", 0) == 0
+
+    code, out = _cli(capsys, "deploy", run["id"], "--mode", "on_demand")
+    assert code == 0 and "deployed" in out
+    code, out = _cli(capsys, "models", "promote", run["id"], "--alias", "production")
+    assert code == 0 and "promoted" in out, out
+    assert backend.calls["infer"] == sf.EVAL_EXAMPLES and backend.calls["deploy"] == 1

@@ -65,10 +65,7 @@ def serve_mode(spec: JobSpec, adapter: Provider, mode: str | None = None) -> str
     chosen = mode or (spec.serve.mode if spec.serve is not None else None)
     if chosen == "none":
         return None
-    needs = caps.needs_deployment
-    hook = getattr(adapter, "needs_deployment_for", None)  # e.g. a full fine-tune where LoRA serves directly
-    if callable(hook):
-        needs = bool(hook(spec.provider_options(), spec.model.base))
+    needs = needs_deployment(spec, adapter)
     if chosen is None or (chosen == "on_demand" and "on_demand" not in caps.serve_modes):
         if not needs:
             return None  # answers directly, billed per token (e.g. Together serverless LoRA)
@@ -84,6 +81,14 @@ def serve_mode(spec: JobSpec, adapter: Provider, mode: str | None = None) -> str
         raise TuneopsError(f"{adapter.name} cannot serve in mode {chosen!r}; it offers: {offered}. "
                            "Change [serve] mode (or --mode)")
     return chosen
+
+
+def needs_deployment(spec: JobSpec, adapter: Provider) -> bool:
+    """Whether the model a spec trains answers only through a deployment at this provider."""
+    hook = getattr(adapter, "needs_deployment_for", None)  # e.g. a full fine-tune where LoRA serves directly
+    if callable(hook):
+        return bool(hook(spec.provider_options(), spec.model.base))
+    return adapter.capabilities.needs_deployment
 
 
 def hourly_price(spec: JobSpec, adapter: Any, request: DeployRequest) -> int | None:
@@ -415,14 +420,20 @@ def ensure_served(orch: Any, run: RunRow, *, timeout: float | None = 1800.0,
     """
     from tuneops.runs.orchestrator import spec_of
 
-    adapter = orch.pool.for_run(run)
+    deployer = Deployer(orch)
+    current = deployer.row(run.id)
+    if current is not None and current.state == "deployed":
+        return None
+    adapter, spec = orch.pool.for_run(run), spec_of(run)
     try:
-        mode = serve_mode(spec_of(run), adapter)
+        mode = serve_mode(spec, adapter)
     except HourlyHostingRefused as exc:
         return str(exc)
     if mode is None:
+        if needs_deployment(spec, adapter):
+            return (f"{run.provider} answers only through a deployment and [serve] mode is none; "
+                    f"`tuneops deploy {run.id}` starts one")
         return None
-    deployer = Deployer(orch)
     try:
         row = deployer.deploy(run)
         if row.state in MOVING:
