@@ -216,3 +216,30 @@ def test_with_serve_mode_none_nothing_is_deployed_until_asked_and_promote_then_g
     code, out = _cli(capsys, "models", "promote", run["id"], "--alias", "production")
     assert code == 0 and "promoted" in out, out
     assert backend.calls["infer"] == sf.EVAL_EXAMPLES and backend.calls["deploy"] == 1
+
+
+def test_a_deploy_whose_answer_and_lookup_both_fail_is_settled_by_the_next_sync(
+        project: Path, backend: FakeBackend, capsys: pytest.CaptureFixture[str]) -> None:
+    from tuneops.retry import RetryPolicy
+    from tuneops.runs.deploy import Deployer
+    from tuneops.runs.orchestrator import Orchestrator
+
+    spec = sf.write_job(project, provider="fake", base="fake-base", serve={"mode": "none"})
+    run_id = _submit_and_sync(capsys, spec)
+    backend.failures["deploy"] = [(503, None)] * 2  # the deployment is made, the answers are lost
+    backend.failures["find_deployment"] = [(503, None)] * 2  # and looking it up fails too
+    orch = Orchestrator(_store(), policy=RetryPolicy(attempts=2, total_seconds=1, base_seconds=0.0,
+                                                     max_backoff_seconds=0.0))
+    try:
+        row = Deployer(orch).deploy(orch.get(run_id), mode="on_demand")
+    finally:
+        orch.pool.close()
+    assert (row.state, row.provider_deployment_id, row.lease_owner) == ("deploying", None, None)
+    assert len(backend.deployments) == 1
+
+    for _ in range(3):  # the next syncs find it by name and follow it until it serves
+        code, out = _cli(capsys, "sync")
+        assert code == 0, out
+    dep = _json(capsys, "runs", "show", run_id)["deployment"]
+    assert dep["state"] == "deployed" and dep["provider_deployment_id"] == next(iter(backend.deployments))
+    assert len(backend.deployments) == 1 and backend.calls["deploy"] == 2

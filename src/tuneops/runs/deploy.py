@@ -221,12 +221,15 @@ class Deployer:
         crash.point("before-deploy")
         return row
 
-    def _create(self, row: DeploymentRow, adapter: Any, request: DeployRequest) -> DeploymentRow:
+    def _create(self, row: DeploymentRow, adapter: Any, request: DeployRequest, *,
+                reconciling: bool = False) -> DeploymentRow:
         try:
             dep = call_with_retry(lambda: adapter.deploy_model(request), policy=self.orch.policy,
                                   on_retry=self.orch._retry_logger(row.run_id, "deploy"))
         except TransientProviderError as exc:
-            # The answer was lost or refused: whether it exists is settled by its name, now or on sync.
+            if reconciling:  # still failing: leave it to the next `tuneops sync` or `tuneops deploy`
+                return self._release(row, f"deploy failed again ({exc}); `tuneops sync` will try again")
+            # The answer was lost or refused: whether it exists is settled by its name.
             self.orch._event(row.run_id, "error", f"deploy outcome unknown ({exc}); reconciling by name")
             return self._reconcile(row, adapter)
         except (ProviderError, TuneopsError) as exc:
@@ -234,10 +237,24 @@ class Deployer:
         crash.point("during-deploy")
         return self._record(row.id, dep, "deployment.created")
 
+    def _release(self, row: DeploymentRow, message: str) -> DeploymentRow:
+        """Stay ``deploying`` without a lease, so whoever comes next reconciles it by name."""
+        with self.orch.store.write() as s:
+            current = s.get(DeploymentRow, row.id)
+            assert current is not None
+            current.lease_owner = current.lease_expires_at = None
+            current.updated_at = self.orch.clock()
+            s.add(current)
+            queries.add_event(s, row.run_id, "error", message)
+        return current
+
     def _reconcile(self, row: DeploymentRow, adapter: Any) -> DeploymentRow:
         """Settle a deploy whose outcome is unknown: adopt the deployment with its name, or deploy."""
-        found = call_with_retry(lambda: adapter.find_deployment(row.name), policy=self.orch.policy,
-                                on_retry=self.orch._retry_logger(row.run_id, "find_deployment"))
+        try:
+            found = call_with_retry(lambda: adapter.find_deployment(row.name), policy=self.orch.policy,
+                                    on_retry=self.orch._retry_logger(row.run_id, "find_deployment"))
+        except TransientProviderError as exc:
+            return self._release(row, f"could not look deployment {row.name} up ({exc}); `tuneops sync` will")
         if found is not None:
             return self._record(row.id, found, "deployment.reconciled")
         self.orch._event(row.run_id, "note", f"reconcile: no deployment named {row.name}; deploying")
@@ -247,7 +264,7 @@ class Deployer:
         request = DeployRequest(name=row.name, model_id=row.provider_model_id, mode=row.mode,  # type: ignore[arg-type]
                                 capacity=row.capacity, options=spec.provider_options(),
                                 hardware=spec.serve.hardware if spec.serve is not None else None)
-        return self._create(row, adapter, request)
+        return self._create(row, adapter, request, reconciling=True)
 
     # -- follow ----------------------------------------------------------------------------------
 
