@@ -11,6 +11,7 @@ from tuneops.provider import Capabilities, HyperparameterLimits, ProviderConfig
 from tuneops.providers.openai.adapter import OpenAIProvider
 from tuneops.providers.openai.models import SANDBOX_MODELS
 from tuneops.providers.openai.options import SANDBOX_CONNECTION, SandboxOptions
+from tuneops.providers.openai.sandbox_serving import SandboxServing
 from tuneops.providers.openai.uploads import MAX_UPLOAD_BYTES
 
 DEFAULT_SANDBOX_URL = "http://127.0.0.1:8765/v1"
@@ -28,6 +29,7 @@ SANDBOX_CAPABILITIES = Capabilities(
     learning_rate="multiplier",
     credentials=(),
     models=("sandbox-mini", "sandbox-legacy"),
+    serve_modes=("on_demand", "dedicated"),  # optional: its models also answer directly
     notes="local stand-in for offline use and tests; nearest-neighbour learner, not an LLM",
     limits=HyperparameterLimits(seed=(0, 2**31 - 1), epochs=(1, 50), batch_size=(1, 256),
                                 learning_rate_multiplier=(1e-6, 10.0), min_validation_examples=10,
@@ -35,7 +37,7 @@ SANDBOX_CAPABILITIES = Capabilities(
 )
 
 
-class SandboxProvider(OpenAIProvider):
+class SandboxProvider(SandboxServing, OpenAIProvider):
     """The OpenAI adapter pointed at the local sandbox; needs no key."""
 
     name: ClassVar[str] = "sandbox"

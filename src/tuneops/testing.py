@@ -424,6 +424,10 @@ class FakeProvider:
 
     # -- serving ---------------------------------------------------------------------------------
 
+    def needs_deployment_for(self, options: Mapping[str, Any], base_model: str) -> bool:
+        """Whether fine-tuned models answer only through a deployment (the backend's setting)."""
+        return self.backend.serving_required
+
     def deploy_model(self, request: DeployRequest) -> ProviderDeployment:
         """Create the named deployment, or return the live one with that name (no duplicate)."""
         if request.mode not in self.capabilities.serve_modes:

@@ -169,3 +169,78 @@ def test_a_crash_during_deploy_is_reconciled_to_exactly_one_deployment(
     assert row["state"] == "deployed" and row["provider_deployment_id"] == next(iter(backend.deployments))
     code, out = _cli(capsys, "audit", "verify")
     assert code == 0, out
+
+
+def test_sync_undeploys_after_auto_undeploy_after_and_records_the_hosting_cost(
+        project: Path, backend: FakeBackend, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import timedelta
+
+    from tuneops.clock import utcnow
+    from tuneops.runs.deploy import Deployer
+    from tuneops.runs.orchestrator import Orchestrator
+
+    spec = sf.write_job(project, provider="fake", base="fake-base",
+                        serve={"mode": "dedicated", "hourly_usd": 3.6, "auto_undeploy_after": 2.0})
+    run_id = _submit_and_sync(capsys, spec)  # deployed on success (the spec asks for hourly hosting)
+    code, out = _cli(capsys, "runs", "show", run_id)
+    assert code == 0 and "deployment" in out and "deployed" in out and "$3.60/h" in out
+    code, out = _cli(capsys, "sync")  # not due yet
+    assert _json(capsys, "runs", "show", run_id)["deployment"]["state"] == "deployed"
+
+    later = Orchestrator(_store(), clock=lambda: utcnow() + timedelta(hours=2, minutes=30))  # `sync` at 2.5 h
+    try:
+        [row] = Deployer(later).sync_all()
+    finally:
+        later.pool.close()
+    assert row.state == "undeployed" and backend.calls["delete_deployment"] == 1
+    dep = _json(capsys, "runs", "show", run_id)["deployment"]
+    assert 9_000_000 <= dep["cost_microusd"] <= 9_010_000 and dep["estimate_microusd"] is None  # 2.5 h at $3.60
+    code, out = _cli(capsys, "sync")  # nothing left to do: no second delete
+    assert code == 0 and backend.calls["delete_deployment"] == 1
+
+
+def test_with_serve_mode_none_nothing_is_deployed_until_asked_and_promote_then_goes_through_it(
+        project: Path, backend: FakeBackend, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = sf.write_job(project, provider="fake", base="fake-base", serve={"mode": "none"})
+    run = _json(capsys, "submit", str(spec))
+    code, out = _cli(capsys, "sync")
+    code, out = _cli(capsys, "sync")
+    code, out = _cli(capsys, "sync")
+    assert code == 0 and "answers only through a deployment" in out and f"tuneops deploy {run['id']}" in out
+    assert backend.calls.get("infer", 0) == 0 and backend.calls.get("deploy", 0) == 0
+
+    code, out = _cli(capsys, "models", "promote", run["id"], "--alias", "production")
+    assert code == 1 and "not promoted" in out and backend.calls.get("infer", 0) == 0
+
+    code, out = _cli(capsys, "deploy", run["id"], "--mode", "on_demand")
+    assert code == 0 and "deployed" in out
+    code, out = _cli(capsys, "models", "promote", run["id"], "--alias", "production")
+    assert code == 0 and "promoted" in out, out
+    assert backend.calls["infer"] == sf.EVAL_EXAMPLES and backend.calls["deploy"] == 1
+
+
+def test_a_deploy_whose_answer_and_lookup_both_fail_is_settled_by_the_next_sync(
+        project: Path, backend: FakeBackend, capsys: pytest.CaptureFixture[str]) -> None:
+    from tuneops.retry import RetryPolicy
+    from tuneops.runs.deploy import Deployer
+    from tuneops.runs.orchestrator import Orchestrator
+
+    spec = sf.write_job(project, provider="fake", base="fake-base", serve={"mode": "none"})
+    run_id = _submit_and_sync(capsys, spec)
+    backend.failures["deploy"] = [(503, None)] * 2  # the deployment is made, the answers are lost
+    backend.failures["find_deployment"] = [(503, None)] * 2  # and looking it up fails too
+    orch = Orchestrator(_store(), policy=RetryPolicy(attempts=2, total_seconds=1, base_seconds=0.0,
+                                                     max_backoff_seconds=0.0))
+    try:
+        row = Deployer(orch).deploy(orch.get(run_id), mode="on_demand")
+    finally:
+        orch.pool.close()
+    assert (row.state, row.provider_deployment_id, row.lease_owner) == ("deploying", None, None)
+    assert len(backend.deployments) == 1
+
+    for _ in range(3):  # the next syncs find it by name and follow it until it serves
+        code, out = _cli(capsys, "sync")
+        assert code == 0, out
+    dep = _json(capsys, "runs", "show", run_id)["deployment"]
+    assert dep["state"] == "deployed" and dep["provider_deployment_id"] == next(iter(backend.deployments))
+    assert len(backend.deployments) == 1 and backend.calls["deploy"] == 2

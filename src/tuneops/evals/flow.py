@@ -196,6 +196,12 @@ def promote_model(orch: Any, model: ModelRow, alias: str, *, force: bool = False
     gated = spec is not None and spec.eval is not None and spec.promote is not None
     if gated and not force:
         assert spec is not None and spec.promote is not None
+        from tuneops.runs.deploy import ensure_served
+
+        unserved = ensure_served(orch, run)  # the gate's evals reach the model through its deployment
+        if unserved is not None:
+            return PromotionResult("refused", f"not promoted to {alias}: {unserved}", alias=alias,
+                                   model=model.provider_model_id, rule="serving")
         spec = spec.model_copy(update={"promote": spec.promote.model_copy(update={"alias": alias})})
         return gate_and_move(orch, spec, Path(run.spec_path).parent, model,  # type: ignore[union-attr]
                              progress=progress, on_role=on_role)

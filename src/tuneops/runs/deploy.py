@@ -6,9 +6,8 @@ committed before the provider is asked, the adapter creates at most one deployme
 deploy interrupted between the provider's answer and the ledger write (a crash, a lost response) is
 reconciled by ``find_deployment(name)``: adopt what exists, deploy if nothing does.
 
-Money: hosting billed by the hour (``provisioned``, ``dedicated``) is never started unless the spec's
-``[serve]`` names that mode or the caller passes ``yes_hourly``; with a ``[budget]`` its price and its
-end (``[serve] auto_undeploy_after``) must be known, and the hours it may run count against the budget.
+Money: hosting billed by the hour is never started unless the spec's ``[serve]`` names that mode or
+the caller passes ``yes_hourly``, and it counts against ``[budget]`` (see ``tuneops.runs.servepolicy``).
 """
 
 from __future__ import annotations
@@ -29,12 +28,19 @@ from tuneops.provider import (
     HOURLY_MODES,
     DeploymentStatus,
     DeployRequest,
-    Provider,
     ProviderDeployment,
     ServingProvider,
 )
 from tuneops.retry import call_with_retry
 from tuneops.runs import crash
+from tuneops.runs.servepolicy import (
+    HourlyHostingRefused,
+    check_hosting_budget,
+    deployment_name,
+    hourly_price,
+    needs_deployment,
+    serve_mode,
+)
 from tuneops.spec import JobSpec
 from tuneops.store import queries
 from tuneops.store.serving_tables import DeploymentRow
@@ -45,83 +51,6 @@ DEPLOY_LEASE = timedelta(minutes=5)
 MOVING = ("deploying", "undeploying")
 # States in which the provider may hold the deployment (and bill for it).
 HELD = ("deploying", "deployed", "undeploying")
-
-
-class HourlyHostingRefused(TuneopsError):
-    """Hosting billed by the hour was not asked for by the spec or the caller; nothing was started."""
-
-    exit_code = 2
-
-
-def deployment_name(run_id: str) -> str:
-    """The provider-side name of a run's deployment (lowercase letters, digits, '-'; valid everywhere)."""
-    return "tuneops-" + run_id.lower().replace("_", "-")
-
-
-def serve_mode(spec: JobSpec, adapter: Provider, mode: str | None = None) -> str | None:
-    """How a run's model is served: ``mode``, else the spec's ``[serve] mode``, else the provider's
-    per-token mode when it needs a deployment; None when the model answers without one."""
-    caps = adapter.capabilities
-    chosen = mode or (spec.serve.mode if spec.serve is not None else None)
-    if chosen == "none":
-        return None
-    needs = caps.needs_deployment
-    hook = getattr(adapter, "needs_deployment_for", None)  # e.g. a full fine-tune where LoRA serves directly
-    if callable(hook):
-        needs = bool(hook(spec.provider_options(), spec.model.base))
-    if chosen is None or (chosen == "on_demand" and "on_demand" not in caps.serve_modes):
-        if not needs:
-            return None  # answers directly, billed per token (e.g. Together serverless LoRA)
-        per_token = [m for m in caps.serve_modes if m not in HOURLY_MODES]
-        if per_token:
-            return per_token[0]
-        offered = ", ".join(caps.serve_modes) or "none"
-        raise HourlyHostingRefused(
-            f"{adapter.name} serves fine-tuned models only from hosting billed by the hour ({offered}); "
-            f"set [serve] mode in the job spec or pass --mode MODE --yes-hourly to start it")
-    if chosen not in caps.serve_modes:
-        offered = ", ".join(caps.serve_modes) or "none (it serves fine-tuned models directly)"
-        raise TuneopsError(f"{adapter.name} cannot serve in mode {chosen!r}; it offers: {offered}. "
-                           "Change [serve] mode (or --mode)")
-    return chosen
-
-
-def hourly_price(spec: JobSpec, adapter: Any, request: DeployRequest) -> int | None:
-    """The hourly hosting price in micro-dollars before anything starts: 0 on demand, else the spec's
-    ``[serve] hourly_usd`` (per unit of capacity), else what the adapter knows; None when unknown."""
-    if request.mode not in HOURLY_MODES:
-        return 0
-    if spec.serve is not None and spec.serve.hourly_usd is not None:
-        return round(spec.serve.hourly_usd * 1_000_000) * request.capacity
-    price = getattr(adapter, "hosting_price", None)
-    return price(request) if callable(price) else None
-
-
-def check_hosting_budget(spec: JobSpec, run: RunRow, hourly: int | None, hours: float | None,
-                         spent: int) -> int | None:
-    """Refuse hourly hosting over the spec's budget; returns the hosting committed (micro-dollars)."""
-    committed = None if hourly is None or hours is None else math.ceil(hourly * hours)
-    per_run, per_month = spec.budget.per_run_microusd, spec.budget.per_month_microusd
-    if hourly == 0 or (per_run is None and per_month is None):
-        return committed
-    from tuneops.economics import format_usd
-
-    where = f"job {spec.name}, run {run.id}"
-    if committed is None:
-        why = ("its hourly price is unknown: set [serve] hourly_usd from the provider's price page"
-               if hourly is None else "it has no end: set [serve] auto_undeploy_after (hours)")
-        raise BudgetExceeded(f"{where}: hosting billed by the hour cannot be checked against [budget] because "
-                             f"{why}; nothing was deployed")
-    run_total = (run.cost_microusd or run.estimate_microusd or 0) + committed
-    if per_run is not None and run_total > per_run:
-        raise BudgetExceeded(f"{where}: training plus {hours:g} h of hosting at {format_usd(hourly)}/h is "
-                             f"{format_usd(run_total)}, over budget.per_run_usd {format_usd(per_run)}; "
-                             "nothing was deployed")
-    if per_month is not None and spent + committed > per_month:
-        raise BudgetExceeded(f"{where}: {hours:g} h of hosting at {format_usd(hourly)}/h ({format_usd(committed)}) "
-                             f"plus {format_usd(spent)} spent this month is over budget.per_month_usd "
-                             f"{format_usd(per_month)}; nothing was deployed")
-    return committed
 
 
 @dataclass
@@ -216,12 +145,15 @@ class Deployer:
         crash.point("before-deploy")
         return row
 
-    def _create(self, row: DeploymentRow, adapter: Any, request: DeployRequest) -> DeploymentRow:
+    def _create(self, row: DeploymentRow, adapter: Any, request: DeployRequest, *,
+                reconciling: bool = False) -> DeploymentRow:
         try:
             dep = call_with_retry(lambda: adapter.deploy_model(request), policy=self.orch.policy,
                                   on_retry=self.orch._retry_logger(row.run_id, "deploy"))
         except TransientProviderError as exc:
-            # The answer was lost or refused: whether it exists is settled by its name, now or on sync.
+            if reconciling:  # still failing: leave it to the next `tuneops sync` or `tuneops deploy`
+                return self._release(row, f"deploy failed again ({exc}); `tuneops sync` will try again")
+            # The answer was lost or refused: whether it exists is settled by its name.
             self.orch._event(row.run_id, "error", f"deploy outcome unknown ({exc}); reconciling by name")
             return self._reconcile(row, adapter)
         except (ProviderError, TuneopsError) as exc:
@@ -229,10 +161,24 @@ class Deployer:
         crash.point("during-deploy")
         return self._record(row.id, dep, "deployment.created")
 
+    def _release(self, row: DeploymentRow, message: str) -> DeploymentRow:
+        """Stay ``deploying`` without a lease, so whoever comes next reconciles it by name."""
+        with self.orch.store.write() as s:
+            current = s.get(DeploymentRow, row.id)
+            assert current is not None
+            current.lease_owner = current.lease_expires_at = None
+            current.updated_at = self.orch.clock()
+            s.add(current)
+            queries.add_event(s, row.run_id, "error", message)
+        return current
+
     def _reconcile(self, row: DeploymentRow, adapter: Any) -> DeploymentRow:
         """Settle a deploy whose outcome is unknown: adopt the deployment with its name, or deploy."""
-        found = call_with_retry(lambda: adapter.find_deployment(row.name), policy=self.orch.policy,
-                                on_retry=self.orch._retry_logger(row.run_id, "find_deployment"))
+        try:
+            found = call_with_retry(lambda: adapter.find_deployment(row.name), policy=self.orch.policy,
+                                    on_retry=self.orch._retry_logger(row.run_id, "find_deployment"))
+        except TransientProviderError as exc:
+            return self._release(row, f"could not look deployment {row.name} up ({exc}); `tuneops sync` will")
         if found is not None:
             return self._record(row.id, found, "deployment.reconciled")
         self.orch._event(row.run_id, "note", f"reconcile: no deployment named {row.name}; deploying")
@@ -242,7 +188,7 @@ class Deployer:
         request = DeployRequest(name=row.name, model_id=row.provider_model_id, mode=row.mode,  # type: ignore[arg-type]
                                 capacity=row.capacity, options=spec.provider_options(),
                                 hardware=spec.serve.hardware if spec.serve is not None else None)
-        return self._create(row, adapter, request)
+        return self._create(row, adapter, request, reconciling=True)
 
     # -- follow ----------------------------------------------------------------------------------
 
@@ -325,7 +271,7 @@ class Deployer:
             row.provider_deployment_id, row.endpoint = dep.provider_deployment_id, dep.endpoint
             row.provider_status, row.updated_at = dep.raw_status, now
             row.raw = audit.redact(json.dumps(dict(dep.raw), default=str))
-            if dep.hourly_cost_microusd is not None:
+            if row.hourly_cost_microusd is None:  # a price the spec states wins over the provider's
                 row.hourly_cost_microusd = dep.hourly_cost_microusd
             row.lease_owner = row.lease_expires_at = None
             if state == "deploy_failed":
@@ -415,14 +361,20 @@ def ensure_served(orch: Any, run: RunRow, *, timeout: float | None = 1800.0,
     """
     from tuneops.runs.orchestrator import spec_of
 
-    adapter = orch.pool.for_run(run)
+    deployer = Deployer(orch)
+    current = deployer.row(run.id)
+    if current is not None and current.state == "deployed":
+        return None
+    adapter, spec = orch.pool.for_run(run), spec_of(run)
     try:
-        mode = serve_mode(spec_of(run), adapter)
+        mode = serve_mode(spec, adapter)
     except HourlyHostingRefused as exc:
         return str(exc)
     if mode is None:
+        if needs_deployment(spec, adapter):
+            return (f"{run.provider} answers only through a deployment and [serve] mode is none; "
+                    f"`tuneops deploy {run.id}` starts one")
         return None
-    deployer = Deployer(orch)
     try:
         row = deployer.deploy(run)
         if row.state in MOVING:

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
-from . import admin, routes_files, routes_inference, routes_jobs
+from . import admin, routes_deployments, routes_files, routes_inference, routes_jobs
 from .faults import FaultInjector
 from .state import SandboxState
 from .wire import ApiError, error_body
@@ -88,7 +88,8 @@ def build_app(state: SandboxState, faults: FaultInjector | None = None) -> ApiGa
     """The complete ASGI app over ``state``."""
     injector = faults or FaultInjector(on_fault=state.count_fault)
     app = Starlette(
-        routes=[*routes_files.routes, *routes_jobs.routes, *routes_inference.routes, *admin.routes],
+        routes=[*routes_files.routes, *routes_jobs.routes, *routes_inference.routes, *routes_deployments.routes,
+                *admin.routes],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _server_error},
     )
     app.state.sandbox = state

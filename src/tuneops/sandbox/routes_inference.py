@@ -90,7 +90,9 @@ async def chat_completion(request: Request) -> JSONResponse:
     if limit is None:
         limit = _int_setting(body, "max_tokens", 0, 1_000_000)
     state = _state(request)
-    responder = state.responder(model)
+    from .routes_deployments import served_model
+
+    responder = state.responder(served_model(request, model))
     reply, finish = _truncate(responder.answer(messages), limit)
     prompt_tokens = sum(count_tokens(m.text) + MESSAGE_OVERHEAD_TOKENS for m in messages) + MESSAGE_OVERHEAD_TOKENS
     completion_tokens = count_tokens(reply) * n

@@ -159,6 +159,7 @@ class TestSandboxContract(ProviderContract):
     """Every contract guarantee, over real HTTP."""
 
     base_model = "sandbox-mini"
+    served_model = "sandbox-mini"  # the sandbox serves any model it has under a deployment name
 
 
 def _create(h: SandboxHarness, tmp_path: Path, key: str = "tuneops-run_sandbox", **hp: Any) -> str:
