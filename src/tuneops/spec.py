@@ -181,6 +181,25 @@ class BudgetSection(_Section):
         return self._micro(self.per_month_usd)
 
 
+class EconomicsSection(_Section):
+    """What the fine-tune is for in money: traffic, the prompt it replaces, what a right answer is worth."""
+
+    requests_per_month: int = Field(ge=0)
+    # Tokens of the instructions / few-shot prefix the base model needs and the fine-tuned model drops.
+    replaced_prompt_tokens: int = Field(default=0, ge=0)
+    value_per_correct_usd: float | None = Field(default=None, ge=0)
+    hosting_hours_per_month: float = Field(default=730.0, ge=0, le=744)
+
+
+class PilotSection(_Section):
+    """A small run before the full one: the full run is admitted only if the pilot's lift passes."""
+
+    examples: int = Field(ge=10)
+    seed: int = 0
+    metric: str | None = None  # default: the [promote] metric, else the first [eval] metric
+    min_lift: float = Field(default=0.0, ge=-1, le=1)  # over the base model, on the eval set
+
+
 class JobSpec(_Section):
     """One job spec: base model and provider, data, hyperparameters, eval, policy and budget."""
 
@@ -196,6 +215,8 @@ class JobSpec(_Section):
     retrain: RetrainSection | None = None
     notify: NotifySection | None = None
     budget: BudgetSection = BudgetSection()
+    economics: EconomicsSection | None = None
+    pilot: PilotSection | None = None
 
     @field_validator("options")
     @classmethod
@@ -208,6 +229,12 @@ class JobSpec(_Section):
                         "credentials come from the environment (see `tuneops providers check`)"
                     )
         return options
+
+    @model_validator(mode="after")
+    def _pilot_needs_eval(self) -> JobSpec:
+        if self.pilot is not None and self.eval is None:
+            raise ValueError("[pilot] judges the pilot on the eval set: add an [eval] section")
+        return self
 
     def provider_options(self) -> dict[str, Any]:
         """The options table of this spec's provider."""
