@@ -169,7 +169,7 @@ def test_evals_cache_and_alias_moves_work_on_sqlite_and_postgresql(any_db_url: s
     target = ModelTarget(provider="echo", model="ft:m1", kind="fine-tuned", job_name="triage", run_id="run_1")
     first = run_eval(store, bot, target, EvalConfig(path, metrics=("exact_match", "normalized_match")))  # type: ignore[arg-type]
     again = run_eval(store, bot, target, EvalConfig(path, metrics=("exact_match", "normalized_match")))  # type: ignore[arg-type]
-    assert bot.calls == 4 and again.inference_calls == 0
+    assert bot.calls == 4 and again.id == first.id
     assert json.loads(first.scores) == {"exact_match": 0.25, "normalized_match": 0.5}
     models.promote(store, a.id or 0, "production", eval_id=first.id)
     models.promote(store, b.id or 0, "production")
