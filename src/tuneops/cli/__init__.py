@@ -37,6 +37,8 @@ COMMAND_MODULES = (
     "sandbox",
     "db",
     "webhooks",
+    "roi",
+    "report",
 )
 
 
@@ -58,6 +60,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "models": ("models",), "history": ("history",), "schedule": ("schedule",), "audit": ("audit",),
     "lineage": ("audit",), "providers": ("providers",), "sandbox": ("sandbox",), "db": ("db",),
     "webhooks": ("webhooks",),
+    "roi": ("roi",), "report": ("report",),
 }
 _registered: set[str] = set()
 

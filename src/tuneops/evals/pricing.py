@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 INPUT = "infer_input"
 OUTPUT = "infer_output"
+HOSTING = "hosting_hour"  # USD per hour a deployment of the model is up (usd_per_mtok holds the hourly rate)
 
 
-def _per_mtok(provider: str, model: str, method: str) -> int | None:
+def price(provider: str, model: str, method: str) -> Any:
+    """The catalog entry (economics.Price) for inference or hosting of ``model``, or None when there is none."""
     from tuneops import economics
 
     # Exact method only: a catalog entry for "*" describes training and must not price inference.
-    for price in economics.catalog():
-        if price.method == method and price.matches(provider, model, method):
-            return price.microusd_per_mtok
+    for entry in economics.catalog():
+        if entry.method == method and entry.matches(provider, model, method):
+            return entry
     return None
+
+
+def _per_mtok(provider: str, model: str, method: str) -> int | None:
+    entry = price(provider, model, method)
+    return entry.microusd_per_mtok if entry is not None else None
 
 
 def inference_cost(provider: str, model: str, input_tokens: int, output_tokens: int) -> int | None:
