@@ -59,7 +59,8 @@ def spend_chart(spend: dict[str, dict[str, int]], *, width: int = 640, height: i
     left, bottom = 70, 40
     months = list(spend)[-12:]
     providers = sorted({p for m in months for p in spend[m]})
-    top = max([sum(spend[m].values()) for m in months] + [1])
+    most = max(sum(spend[m].values()) for m in months)
+    top = most or 1  # all free (the sandbox): flat bars, labelled $0.00
     plot_h, slot = height - bottom - 30, (width - left - 20) / max(1, len(months))
     parts = [_axes(width, height, left, bottom, "spend per month", "USD")]
     for i, month in enumerate(months):
@@ -73,7 +74,7 @@ def spend_chart(spend: dict[str, dict[str, int]], *, width: int = 640, height: i
                          f'{escape(p)} {usd(v)}</title></rect>')
         parts.append(f'<text x="{left + (i + 0.5) * slot:.1f}" y="{height - bottom + 16}" font-size="11" '
                      f'text-anchor="middle">{escape(month)}</text>')
-    parts.append(f'<text x="{left - 6}" y="34" font-size="11" text-anchor="end">{usd(top)}</text>')
+    parts.append(f'<text x="{left - 6}" y="34" font-size="11" text-anchor="end">{usd(most)}</text>')
     for j, p in enumerate(providers):
         parts.append(f'<rect x="{left + 10 + j * 110}" y="{height - 14}" width="10" height="10" '
                      f'fill="{PALETTE[j % len(PALETTE)]}"/><text x="{left + 24 + j * 110}" y="{height - 5}" '
