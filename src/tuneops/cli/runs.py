@@ -45,6 +45,9 @@ def submit(
     as_json: bool = typer.Option(False, "--json", help="Print the run as JSON."),
     no_promote: bool = typer.Option(False, "--no-promote", help="With --watch: do not evaluate and "
                                     "promote the new model when the run succeeds."),
+    pilot: int = typer.Option(None, "--pilot", min=10, help="Train on N sampled examples first; submit the "
+                              "full run only if the pilot's lift passes [pilot] (default: a [pilot] in the spec).",
+                              show_default=False),
 ) -> None:
     """Validate, estimate, admit and submit a job spec (the dataset is uploaded once per provider)."""
     from tuneops import spec as specmod
@@ -52,7 +55,14 @@ def submit(
     loaded = specmod.load(spec)
     orch = _orchestrator()
     try:
-        run = orch.submit(loaded, provider=provider)
+        if pilot is not None or loaded.spec.pilot is not None:
+            from tuneops.cli.pilot import run_pilot
+
+            run = run_pilot(orch, loaded, pilot, provider, quiet=as_json)
+            if run is None:
+                raise typer.Exit(1)
+        else:
+            run = orch.submit(loaded, provider=provider)
         if not as_json:
             state.console().print(f"run {run.id}: {render.state(run.state)} at {run.provider}"
                                   + (f" (job {run.provider_job_id})" if run.provider_job_id else ""))
