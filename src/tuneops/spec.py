@@ -121,6 +121,7 @@ class RetrainSection(_Section):
     shutdown_within_days: float | None = Field(default=None, gt=0)
     cooldown_hours: float = Field(default=24.0, ge=0)
     providers: list[str] = Field(default_factory=list)
+    require_pilot: bool = False  # scheduled runs go through the spec's [pilot] first
 
     @field_validator("cron")
     @classmethod
@@ -234,6 +235,8 @@ class JobSpec(_Section):
     def _pilot_needs_eval(self) -> JobSpec:
         if self.pilot is not None and self.eval is None:
             raise ValueError("[pilot] judges the pilot on the eval set: add an [eval] section")
+        if self.retrain is not None and self.retrain.require_pilot and self.pilot is None:
+            raise ValueError("retrain.require_pilot needs a [pilot] section (e.g. `examples = 100`)")
         return self
 
     def provider_options(self) -> dict[str, Any]:
