@@ -52,13 +52,8 @@ def test_a_pilot_with_lift_admits_the_full_run_and_links_it(
 
 
 def test_a_pilot_without_lift_never_admits_the_full_run(
-        project: Path, sandbox_env: object, requests_at, capsys: pytest.CaptureFixture[str]) -> None:
-    # Training answers that never match the eval set's labels: the pilot learns nothing useful.
-    train = project.parent / "data" / "support-triage.train.jsonl"
-    rows = [json.loads(line) for line in train.read_text().splitlines()]
-    for r in rows:
-        r["messages"][-1]["content"] = "please hold"
-    train.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        no_lift_project: Path, sandbox_env: object, requests_at, capsys: pytest.CaptureFixture[str]) -> None:
+    project = no_lift_project  # its answers never match the eval set's: the pilot learns nothing
     project.write_text(project.read_text() + "\n[pilot]\nexamples = 40\nseed = 3\n")
     before = requests_at(JOBS)
     assert main(["submit", str(project), "--watch"]) == 1

@@ -39,12 +39,8 @@ def test_a_pilot_with_lift_lets_the_scheduler_start_the_full_run(
 
 
 def test_a_pilot_without_lift_stops_the_scheduled_retrain(
-        project: Path, sandbox_env: object, requests_at, capsys: pytest.CaptureFixture[str]) -> None:
-    train = project.parent / "data" / "support-triage.train.jsonl"
-    rows = [json.loads(line) for line in train.read_text().splitlines()]
-    for r in rows:
-        r["messages"][-1]["content"] = "please hold"
-    train.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        no_lift_project: Path, sandbox_env: object, requests_at, capsys: pytest.CaptureFixture[str]) -> None:
+    project = no_lift_project  # its answers never match the eval set's: the pilot learns nothing
     project.write_text(project.read_text().replace(RETRAIN, POLICY))
     before = requests_at(JOBS)
     assert len(_tick(capsys)) == 1  # the pilot only
