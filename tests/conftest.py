@@ -126,3 +126,17 @@ def sandbox_stats(server: object) -> dict:
 def requests_at(sandbox: object):  # type: ignore[no-untyped-def]
     """``requests_at("POST /v1/files")``: how many such requests the session's sandbox has served."""
     return lambda route: int(sandbox_stats(sandbox)["requests"].get(route, 0))
+
+
+@pytest.fixture
+def no_lift_project(project: Path) -> Path:
+    """The example project with every training answer replaced by one the eval set never expects, so a
+    model trained on it scores no better than the base model; returns the spec path."""
+    import json
+
+    train = project.parent / "data" / "support-triage.train.jsonl"
+    rows = [json.loads(line) for line in train.read_text().splitlines()]
+    for r in rows:
+        r["messages"][-1]["content"] = "please hold"
+    train.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return project

@@ -7,6 +7,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tuneops.cli import main
 
 REPO_JOBS = Path(__file__).resolve().parents[1] / "jobs"
@@ -36,3 +38,16 @@ def test_the_example_is_balanced_and_its_eval_prompts_are_held_out() -> None:
     assert set(labels) == {"billing", "technical", "account"} and max(labels.values()) - min(labels.values()) <= 1
     train_prompts = {r["messages"][1]["content"] for r in train}
     assert not train_prompts & {r["messages"][1]["content"] for r in evals}
+
+
+def test_init_then_schedule_plan_decides_a_retrain_trigger_with_its_reason(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["init"]) == 0
+    capsys.readouterr()
+    assert main(["schedule", "plan", "--json"]) == 0
+    [job] = json.loads(capsys.readouterr().out)["jobs"]
+    assert job["job"] == "support-triage" and job["decision"] == "fire"
+    fired = [t for t in job["triggers"] if t["fire"]]
+    assert fired and all(t["reason"] for t in fired)
+    assert job["reason"].startswith(f"{job['rule']}: ")
+    assert {t["rule"] for t in job["triggers"]} >= {"eval", "data", "age"}

@@ -164,6 +164,27 @@ per_run_usd = 25.0
 per_month_usd = 200.0
 """
 
+# The example's retrain policy, kept apart so tests can swap in their own rules.
+RETRAIN = """
+# When `tuneops schedule` retrains: the production model's score drops, enough new tickets
+# arrive, or the model gets old (`tuneops schedule plan` shows what would fire and why).
+[retrain]
+eval_below = 0.85
+new_examples = 50
+max_age_days = 30
+cooldown_hours = 24
+"""
+
+ECONOMICS = """
+# What the fine-tune is worth (`tuneops roi support-triage`): traffic, the few-shot prompt the base
+# model needs and the fine-tuned model does without, and what one correctly routed ticket saves.
+[economics]
+requests_per_month = 20000
+replaced_prompt_tokens = 400
+value_per_correct_usd = 0.02
+"""
+SPEC += RETRAIN + ECONOMICS
+
 
 def write_example(directory: Path, *, overwrite: bool = False) -> list[Path]:
     """Write the example spec and datasets under ``directory`` (normally ``jobs/``)."""

@@ -61,10 +61,49 @@ def run_quickstart(keep: Path | None = None, *, time_scale: float = 4.0, evaluat
 
             out.print("[bold]5.[/] eval on the held-out set: base model (A) vs fine-tuned model (B), then promotion")
             after_run(orch, loaded, run, compare_base=True)
-        out.print(f"[bold]{6 if evaluate else 5}.[/] history")
+        step = 6 if evaluate else 5
+        out.print(f"[bold]{step}.[/] history")
         history(job=None, limit=20, as_json=False)
+        _finale(out, store, root, keep, step + 1)
         if keep:
             out.print(f"project kept in {root}; try: cd {root} && tuneops runs list")
         else:
             out.print(f"the project in {root} is removed now; to keep it: tuneops quickstart --keep DIR")
     return 0
+
+
+def _finale(out, store, root: Path, keep: Path | None, step: int) -> None:  # type: ignore[no-untyped-def]
+    """What the scheduler would do next and why, what the fine-tune is worth, and where the report is."""
+    from datetime import timedelta
+
+    from rich.markup import escape
+
+    from tuneops import roi
+    from tuneops.cli.roi import summary_lines
+    from tuneops.dashboard import write_report
+    from tuneops.scheduler.context import SchedulerContext
+    from tuneops.scheduler.plan import plan
+
+    ctx = SchedulerContext(store=store, jobs_dir=Path("jobs"), ttl=timedelta(seconds=300))
+    try:
+        jobs = plan(ctx, estimates=False).jobs
+    finally:
+        ctx.close()
+    out.print(f"[bold]{step}.[/] schedule plan: what the \\[retrain] policy would do now, and why")
+    for job in (j.as_dict() for j in jobs):
+        out.print(f"  {escape(job['job'])}: {job['decision']}")
+        for t in job["triggers"]:
+            out.print(f"    {'fires' if t['fire'] else 'waits'}  {escape(t['reason'])}")
+    out.print(f"[bold]{step + 1}.[/] roi: does the fine-tune pay for itself? (`tuneops roi support-triage`)")
+    try:
+        with store.read() as s:
+            lines = summary_lines(roi.report(s, "support-triage").as_dict())
+    except roi.MissingEconomics as exc:
+        lines = [str(exc)]
+    for line in lines:
+        out.print(f"  {escape(line)}")
+    # A report in a temporary project would vanish with it: keep it where it can still be opened.
+    where = root / "report" if keep else Path(tempfile.gettempdir()) / "tuneops-quickstart-report"
+    path = write_report(store, where, jobs_dir=Path("jobs"))
+    out.print(f"[bold]{step + 2}.[/] HTML report (runs, spend, evals, curves, scheduler, audit, ROI): "
+              f"{path.resolve().as_uri()}")

@@ -151,6 +151,7 @@ class RetrainSection(_Section):
     shutdown_within_days: float | None = Field(default=None, gt=0, le=36_600)
     cooldown_hours: float = Field(default=24.0, ge=0, le=87_840)  # ten years
     providers: list[str] = Field(default_factory=list)
+    require_pilot: bool = False  # scheduled runs go through the spec's [pilot] first
 
     @field_validator("cron")
     @classmethod
@@ -222,6 +223,23 @@ class ServeSection(_Section):
     auto_undeploy_after: float | None = Field(default=None, gt=0)  # hours after which tuneops undeploys
     hourly_usd: float | None = Field(default=None, ge=0)  # the hosting price, when the provider does not say
     hardware: str | None = None  # e.g. Together's "1x_nvidia_h100_80gb_sxm", Fireworks' accelerator type
+class EconomicsSection(_Section):
+    """What the fine-tune is for in money: traffic, the prompt it replaces, what a right answer is worth."""
+
+    requests_per_month: int = Field(ge=0)
+    # Tokens of the instructions / few-shot prefix the base model needs and the fine-tuned model drops.
+    replaced_prompt_tokens: int = Field(default=0, ge=0)
+    value_per_correct_usd: float | None = Field(default=None, ge=0)
+    hosting_hours_per_month: float = Field(default=730.0, ge=0, le=744)
+
+
+class PilotSection(_Section):
+    """A small run before the full one: the full run is admitted only if the pilot's lift passes."""
+
+    examples: int = Field(ge=10)
+    seed: int = 0
+    metric: str | None = None  # default: the [promote] metric, else the first [eval] metric
+    min_lift: float = Field(default=0.0, ge=-1, le=1)  # over the base model, on the eval set
 
 
 class JobSpec(_Section):
@@ -240,6 +258,8 @@ class JobSpec(_Section):
     notify: NotifySection | None = None
     budget: BudgetSection = BudgetSection()
     serve: ServeSection | None = None
+    economics: EconomicsSection | None = None
+    pilot: PilotSection | None = None
 
     @field_validator("options")
     @classmethod
@@ -259,6 +279,14 @@ class JobSpec(_Section):
                         f"(see docs/providers/{provider}.md, \"Connection\")"
                     )
         return options
+
+    @model_validator(mode="after")
+    def _pilot_needs_eval(self) -> JobSpec:
+        if self.pilot is not None and self.eval is None:
+            raise ValueError("[pilot] judges the pilot on the eval set: add an [eval] section")
+        if self.retrain is not None and self.retrain.require_pilot and self.pilot is None:
+            raise ValueError("retrain.require_pilot needs a [pilot] section (e.g. `examples = 100`)")
+        return self
 
     def provider_options(self) -> dict[str, Any]:
         """The options table of this spec's provider."""

@@ -169,7 +169,7 @@ def test_evals_cache_and_alias_moves_work_on_sqlite_and_postgresql(any_db_url: s
     target = ModelTarget(provider="echo", model="ft:m1", kind="fine-tuned", job_name="triage", run_id="run_1")
     first = run_eval(store, bot, target, EvalConfig(path, metrics=("exact_match", "normalized_match")))  # type: ignore[arg-type]
     again = run_eval(store, bot, target, EvalConfig(path, metrics=("exact_match", "normalized_match")))  # type: ignore[arg-type]
-    assert bot.calls == 4 and again.inference_calls == 0
+    assert bot.calls == 4 and again.id == first.id
     assert json.loads(first.scores) == {"exact_match": 0.25, "normalized_match": 0.5}
     models.promote(store, a.id or 0, "production", eval_id=first.id)
     models.promote(store, b.id or 0, "production")
@@ -191,3 +191,19 @@ def test_a_promote_metric_missing_from_eval_metrics_is_refused_before_any_infere
         "promote": {"alias": "production", "metric": "label_accuracy"}})
     with pytest.raises(MetricError, match=r"\[promote\] metric 'label_accuracy' is not among \[eval\] metrics"):
         gate_and_move(Orchestrator(store), spec, tmp_path, model)
+
+
+def test_eval_compare_of_base_0_of_50_and_fine_tuned_31_of_50_prints_an_upper_bound_above_the_estimate(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from tuneops.cli import main
+
+    store = open_store()
+    shas = [f"s{i}" for i in range(50)]
+    with store.write() as s:
+        s.add(_eval_row("eval_base00", "base", {"exact_match": 0.0}))
+        s.add(_eval_row("eval_tuned0", "ft", {"exact_match": 0.62}))
+        s.flush()
+        s.add_all(_results("eval_base00", [0] * 50, shas) + _results("eval_tuned0", [1] * 31 + [0] * 19, shas))
+    assert main(["eval", "compare", "eval_base00", "eval_tuned0"]) == 0
+    out = capsys.readouterr().out
+    assert "delta +0.6200" in out and "95% CI [+0.4815, +0.7414]" in out

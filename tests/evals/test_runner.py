@@ -105,10 +105,16 @@ def test_rerunning_the_same_eval_makes_no_calls_and_costs_nothing(eval_set: Path
     bot = LabelBot(dict(ROWS))
     store = open_store()
     first = run_eval(store, bot, _target(), EvalConfig(eval_set), policy=FAST)  # type: ignore[arg-type]
-    second = run_eval(store, bot, _target(), EvalConfig(eval_set), policy=FAST)  # type: ignore[arg-type]
+    again = run_eval(store, bot, _target(), EvalConfig(eval_set), policy=FAST)  # type: ignore[arg-type]
     assert bot.calls == 12
+    assert again.id == first.id  # the recorded eval is reused, not recorded twice
+    # Recording a new one anyway (reuse=False) asks the cache, not the model.
+    second = run_eval(store, bot, _target(), EvalConfig(eval_set), policy=FAST, reuse=False)  # type: ignore[arg-type]
+    assert bot.calls == 12 and second.id != first.id
     assert (second.inference_calls, second.cached, second.cost_microusd) == (0, 12, 0)
     assert ledger.scores(second) == ledger.scores(first)
+    with store.read() as s:
+        assert len(ledger.list_evals(s)) == 2
     # Other parameters are other answers: the cache key includes them.
     run_eval(store, bot, _target(), EvalConfig(eval_set, max_tokens=5), policy=FAST)  # type: ignore[arg-type]
     assert bot.calls == 24

@@ -59,7 +59,8 @@ def test_submit_watch_evaluates_promotes_and_compare_lists_flips(
     assert main(["eval", "support-triage@production", "--json"]) == 0
     again = _json(capsys)
     assert requests_at(CHAT) == before
-    assert (again["inference_calls"], again["cached"], again["scores"]) == (0, 90, cand_scores)
+    assert (again["id"], again["reused"], again["scores"]) == (cand.id, True, cand_scores)
+    assert cand.set_path == "jobs/data/support-triage.eval.jsonl"  # relative to the project
 
 
 def test_rerunning_an_eval_makes_no_inference_calls(
@@ -68,12 +69,16 @@ def test_rerunning_an_eval_makes_no_inference_calls(
     assert main(["eval", "sandbox-mini", "--spec", str(project), "--json"]) == 0
     first = _json(capsys)
     middle = requests_at(CHAT)
-    assert main(["eval", "sandbox-mini", "--spec", str(project), "--json"]) == 0
+    # The same set named another way (as the scheduler does: absolute, through the jobs folder).
+    assert main(["eval", "sandbox-mini", "--spec", str(project.resolve()), "--json"]) == 0
     second = _json(capsys)
     # 90 examples, some asked twice in the set: each distinct prompt is paid for once, then never again.
     assert 0 < middle - before == first["inference_calls"] <= 90
     assert requests_at(CHAT) == middle
-    assert second["inference_calls"] == 0 and second["cached"] == 90 and second["cost_microusd"] == 0
+    assert first["set_path"] == second["set_path"] == "jobs/data/support-triage.eval.jsonl"
+    assert second["id"] == first["id"] and second["reused"] and not first["reused"]
+    assert main(["eval", "list", "--json"]) == 0
+    assert len(_json(capsys)) == 1
 
 
 def test_a_candidate_short_of_the_margin_is_not_promoted(project: Path, sandbox_env: object) -> None:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tuneops.cli import main
+from tuneops.examples import RETRAIN
 from tuneops.store import open_store
 from tuneops.store.scheduler_tables import DecisionRow, FireRow
 from tuneops.store.tables import AuditEventRow
@@ -41,7 +42,7 @@ def priced(tmp_path: Path) -> None:
 
 def test_plan_explains_each_trigger_and_the_budget_and_changes_nothing(
         project: Path, priced: None, capsys: pytest.CaptureFixture[str]) -> None:
-    project.write_text(project.read_text() + POLICY)
+    project.write_text(project.read_text().replace(RETRAIN, "") + POLICY)
     assert main(["schedule", "plan", "--json"]) == 0
     [job] = _out(capsys)["jobs"]
     assert job["job"] == "support-triage" and job["decision"] == "fire" and job["rule"] == "data"
@@ -63,8 +64,9 @@ def test_plan_explains_each_trigger_and_the_budget_and_changes_nothing(
 
 def test_a_broken_spec_is_reported_and_the_others_still_run(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (project.parent / "broken.toml").write_text('name = "broken"\n[model]\nprovider = "sandbox"\n')
-    (project.parent / "plain.toml").write_text(project.read_text().replace('"support-triage"', '"plain"', 1))
-    project.write_text(project.read_text() + POLICY.replace("new_examples = 10", "new_examples = 1000"))
+    plain = project.read_text().replace(RETRAIN, "")
+    (project.parent / "plain.toml").write_text(plain.replace('"support-triage"', '"plain"', 1))
+    project.write_text(plain + POLICY.replace("new_examples = 10", "new_examples = 1000"))
     assert main(["schedule", "tick", "--json"]) == 0
     report = _out(capsys)
     assert (report["jobs"], report["scheduled"], report["fired"], report["skipped"]) == (3, 1, [], 2)
@@ -79,7 +81,7 @@ def test_a_broken_spec_is_reported_and_the_others_still_run(project: Path, capsy
 
 
 def test_two_specs_with_one_job_name_are_refused_both(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    project.write_text(project.read_text() + POLICY)
+    project.write_text(project.read_text().replace(RETRAIN, "") + POLICY)
     (project.parent / "copy.toml").write_text(project.read_text())
     assert main(["schedule", "plan", "--no-estimate", "--json"]) == 0
     jobs = _out(capsys)["jobs"]

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from tuneops import audit, models
 from tuneops.cli import main
-from tuneops.examples import tickets
+from tuneops.examples import RETRAIN, tickets
 from tuneops.store import open_store
 from tuneops.store.scheduler_tables import FireRow
 from tuneops.store.tables import AuditEventRow, RunRow
@@ -77,7 +77,7 @@ def test_a_falling_eval_after_new_data_is_retrained_and_promoted_without_a_human
     _jsonl(data / "support-triage.train.jsonl", [r for r in tickets(300, seed=1) if _label(r) != "account"])
     _jsonl(data / "support-triage.eval.jsonl", [r for r in tickets(90, seed=3, held_out=True)
                                                if _label(r) != "account"])
-    project.write_text(project.read_text() + POLICY)
+    project.write_text(project.read_text().replace(RETRAIN, "") + POLICY)
     assert main(["submit", str(project), "--watch", "--json"]) == 0
     first = json.loads(capsys.readouterr().out)["model_id"]
     assert main(["schedule", "tick", "--json"]) == 0  # nothing is due: the new model scores well

@@ -41,6 +41,8 @@ COMMAND_MODULES = (
     "webhooks",
     "pricing",
     "export",
+    "roi",
+    "report",
 )
 
 
@@ -72,6 +74,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "webhooks": ("webhooks",), "data": ("data",), "deploy": ("deploy",), "undeploy": ("deploy",),
     "pricing": ("pricing",),
     "export": ("export",),
+    "roi": ("roi",), "report": ("report",),
 }
 _registered: set[str] = set()
 

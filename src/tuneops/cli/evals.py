@@ -52,7 +52,7 @@ def _short(text: str, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def print_eval(row: EvalRunRow, *, failures: int = 0) -> None:
+def print_eval(row: EvalRunRow, *, failures: int = 0, reused: bool = False) -> None:
     """An eval's scores, inference bill and (for classification) its per-class report."""
     from rich.table import Table
     from rich.text import Text
@@ -63,6 +63,9 @@ def print_eval(row: EvalRunRow, *, failures: int = 0) -> None:
     scores = "   ".join(f"{k} [bold]{v:.4f}[/]" for k, v in ledger.scores(row).items())
     out.print(f"eval {row.id}: {row.model} ({row.provider}, {row.model_kind}) on {row.set_path} "
               f"({row.examples} examples)", markup=False)
+    if reused:
+        out.print(f"  [dim]already recorded at {row.created_at:%Y-%m-%d %H:%M} UTC for this model, set and "
+                  "metrics; reused, nothing asked[/]")
     out.print(f"  {scores}")
     out.print(f"  inference calls {row.inference_calls}, cached {row.cached}, tokens {row.input_tokens:,} in / "
               f"{row.output_tokens:,} out, cost {render.usd(row.cost_microusd)}"
@@ -225,14 +228,17 @@ def eval_run(
             resolved, job_spec, base_dir = targets.resolve_target(s, target, loaded=loaded, provider=provider)
         config = targets.eval_config(job_spec, base_dir, set_path=set_path, metrics=metric,
                                      concurrency=concurrency)
+        with orch.store.read() as s:
+            known = {r.id for r in ledger.list_evals(s, model=resolved.model, limit=10_000)}
         with progress_bar(as_json) as (_, progress):
             row = evaluate(orch, resolved, config, progress=progress)
     finally:
         orch.pool.close()
+    reused = row.id in known
     if as_json:
-        state.print_json(ledger.as_dict(row))
+        state.print_json(ledger.as_dict(row) | {"reused": reused})
         return
-    print_eval(row, failures=failures)
+    print_eval(row, failures=failures, reused=reused)
 
 
 @eval_app.command("compare")

@@ -43,6 +43,39 @@ def models_list(
                     "aliases", "deployment"), rows, title="models", records=[r.as_dict() for r in records])
 
 
+@models_app.command("show")
+def models_show(
+    ref: str = typer.Argument(..., help="A model id, an alias (job@name) or a run id."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """One model: where it came from, its scores, cost and aliases, and its ROI when the spec has [economics]."""
+    from rich.markup import escape
+
+    from tuneops import models, roi
+    from tuneops.cli.roi import summary_lines
+
+    with state.store().read() as s:
+        model = models.require_model(s, ref)
+        record = next(r for r in models.list_models(s, job=model.job_name) if r.model.id == model.id)
+        try:
+            value: dict | str = roi.report(s, model.provider_model_id).as_dict()
+        except roi.MissingEconomics as exc:
+            value = str(exc)
+    if as_json:
+        state.print_json(record.as_dict() | {"roi": value if isinstance(value, dict) else None})
+        return
+    out, m = state.console(), record.model
+    out.print(f"model {escape(m.provider_model_id)} ({m.provider}, base {escape(m.base_model)}), job "
+              f"{escape(m.job_name)}, run {m.run_id}, created {render.when(m.created_at)}")
+    out.print(f"  aliases: {' '.join(record.aliases) or '-'}   cost "
+              f"{render.usd(record.run.cost_microusd if record.run else None)}   scores: "
+              + (" ".join(f"{k}={v:.3f}" for k, v in record.scores.items()) or "-"))
+    lines = summary_lines(value) if isinstance(value, dict) else [value]
+    out.print("  ROI (tuneops roi for every input's source):")
+    for line in lines:
+        out.print("    " + escape(line))
+
+
 @models_app.command("promote")
 def models_promote(
     model: str = typer.Argument(..., help="A model id, an alias (job@name) or a run id."),

@@ -82,6 +82,9 @@ def submit(
                                show_default=False),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would happen and write nothing."),
     timeout: float = typer.Option(None, "--timeout", help=TIMEOUT_HELP, show_default=False),
+    pilot: int = typer.Option(None, "--pilot", min=10, help="Train on N sampled examples first; submit the "
+                              "full run only if the pilot's lift passes [pilot] (default: a [pilot] in the spec).",
+                              show_default=False),
 ) -> None:
     """Validate, estimate and submit a job spec: at most one run per intent (same spec and data)."""
     from tuneops import spec as specmod
@@ -106,6 +109,8 @@ def submit(
     orch = Orchestrator(None, ProviderPool(timeout=state.HTTP_TIMEOUT))  # type: ignore[arg-type]  # the ledger opens after preparing
     eval_failed = False
     orch.notice = _notice
+    if pilot is not None or loaded.spec.pilot is not None:
+        _submit_with_pilot(orch, loaded, pilot, provider, watch=watch, as_json=as_json, no_promote=no_promote)
     try:
         with render.phase(f"{loaded.spec.name}: preflight and dataset snapshot"):
             prepared = orch.prepare(loaded, provider=provider)
@@ -178,3 +183,34 @@ def plan(
         state.print_json(result)
     else:
         state.console().print(show_plan(result), soft_wrap=True, highlight=False, markup=False)
+
+
+def _submit_with_pilot(orch: Any, loaded: Any, pilot: int | None, provider: str | None, *, watch: bool,
+                       as_json: bool, no_promote: bool) -> None:
+    """Train the pilot, then the full run only if the pilot's lift passes (each run one intent)."""
+    from tuneops.cli.pilot import run_pilot
+
+    orch.store = state.store()
+    eval_failed = False
+    try:
+        run = run_pilot(orch, loaded, pilot, provider, quiet=as_json)
+        if run is None:
+            raise typer.Exit(1)
+        if not as_json:
+            state.console().print(f"run {run.id}: {render.state(run.state)} at {run.provider}"
+                                  + (f" (job {run.provider_job_id})" if run.provider_job_id else ""))
+        if watch:
+            from tuneops.cli.watch import follow
+
+            run = follow(orch, run.id, quiet=as_json)
+            if run.state == "succeeded" and not no_promote:
+                from tuneops.cli.evals import after_run
+
+                eval_failed = after_run(orch, loaded, run, quiet=as_json) is None
+    except KeyboardInterrupt:
+        raise typer.Exit(interrupted(orch, loaded.path)) from None
+    finally:
+        orch.pool.close()
+    if as_json:
+        state.print_json(render.run_dict(run))
+    raise typer.Exit(1 if run.state in ("failed", "unknown") or eval_failed else 0)

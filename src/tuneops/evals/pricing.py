@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 INPUT = "infer_input"
 OUTPUT = "infer_output"
+HOSTING = "hosting_hour"  # USD per hour a deployment of the model is up (usd_per_mtok holds the hourly rate)
 
 
-def _per_mtok(provider: str, model: str, method: str) -> int | None:
+def price(provider: str, model: str, method: str) -> Any:
+    """The catalog entry (economics.Price) for inference or hosting of ``model``, or None when there is none."""
     from tuneops import economics
 
     # A catalog entry for "*" describes training and never prices inference (economics.NON_TRAINING).
-    price = economics.price_for(provider, model, method)
-    return None if price is None else price.microusd_per_mtok
+    return economics.price_for(provider, model, method)
+
+
+def _per_mtok(provider: str, model: str, method: str) -> int | None:
+    entry = price(provider, model, method)
+    return entry.microusd_per_mtok if entry is not None else None
 
 
 def inference_cost(provider: str, model: str, input_tokens: int, output_tokens: int) -> int | None:

@@ -187,17 +187,44 @@ def _score_all(eval_id: str, evalset: EvalSet, answers: Sequence[_Answer], metri
     return rows, {name: mean(values) for name, values in per_metric.items()}, report
 
 
+def project_path(path: Path) -> str:
+    """A file's path as the ledger keeps it: relative to the project (the folder holding the tuneops home,
+    ``.tuneops``) when it is inside it, absolute otherwise, so the CLI and the scheduler store one form."""
+    from tuneops.home import home
+
+    resolved, root = path.resolve(), home().resolve().parent
+    return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else resolved.as_posix()
+
+
+def recorded(store: Store, target: ModelTarget, evalset: EvalSet, metrics: Sequence[Metric],
+             params: Mapping[str, Any]) -> EvalRunRow | None:
+    """The newest error-free eval of this model on this set (by sha256) with these metrics and parameters."""
+    from sqlalchemy import select
+
+    stmt = (select(EvalRunRow).where(EvalRunRow.provider == target.provider, EvalRunRow.model == target.model,
+                                     EvalRunRow.set_sha256 == evalset.sha256, EvalRunRow.errors == 0,
+                                     EvalRunRow.metrics == json.dumps({m.name: threshold(m) for m in metrics}),
+                                     EvalRunRow.params == json.dumps(dict(params), sort_keys=True))
+            .order_by(EvalRunRow.created_at.desc(), EvalRunRow.id.desc()).limit(1))  # type: ignore[attr-defined]
+    with store.read() as s:
+        return s.exec(stmt).scalars().first()  # type: ignore[call-overload]
+
+
 def run_eval(store: Store, adapter: Provider, target: ModelTarget, config: EvalConfig, *,
              evalset: EvalSet | None = None, progress: Progress | None = None,
-             policy: RetryPolicy = DEFAULT_POLICY, actor: str | None = None) -> EvalRunRow:
+             policy: RetryPolicy = DEFAULT_POLICY, actor: str | None = None, reuse: bool = True) -> EvalRunRow:
     """Score ``target`` on the eval set; returns the stored eval run (its examples are eval_result rows).
 
-    Answers already in the inference cache are reused, so re-running an eval makes no calls.
+    An eval already recorded for the same model, set, metrics and parameters is returned as it is
+    (``reuse=False`` records a new one); answers in the inference cache are reused either way, so
+    re-running an eval makes no calls.
     """
     evalset = evalset or load_set(config.set_path)
     metrics = build_metrics(config, evalset)
     started = utcnow()
     params = config.params
+    if reuse and (same := recorded(store, target, evalset, metrics, params)) is not None:
+        return same
     keys = [cache.key(target.provider, target.model, ex.prompt_sha256, params) for ex in evalset.examples]
     with store.read() as s:
         hits = cache.lookup(s, keys)
@@ -218,7 +245,7 @@ def run_eval(store: Store, adapter: Provider, target: ModelTarget, config: EvalC
     errors = sum(1 for k in keys if answers[k].error)
     who = actor or default_actor()
     row = EvalRunRow(id=eval_id, job_name=target.job_name, provider=target.provider, model=target.model,
-                     model_kind=target.kind, run_id=target.run_id, set_path=str(evalset.path),
+                     model_kind=target.kind, run_id=target.run_id, set_path=project_path(evalset.path),
                      set_sha256=evalset.sha256, examples=len(evalset.examples), errors=errors,
                      metrics=json.dumps({m.name: threshold(m) for m in metrics}), scores=json.dumps(summary),
                      report=json.dumps(report) if report else None, params=json.dumps(params, sort_keys=True),
@@ -231,7 +258,7 @@ def run_eval(store: Store, adapter: Provider, target: ModelTarget, config: EvalC
         s.add_all(results)
         audit.append(s, "eval.completed", "eval", eval_id, job_name=target.job_name, actor=who, details={
             "provider": target.provider, "model": target.model, "run_id": target.run_id,
-            "eval_set": str(evalset.path), "dataset_sha256": evalset.sha256, "scores": summary,
+            "eval_set": row.set_path, "dataset_sha256": evalset.sha256, "scores": summary,
             "examples_scored": len(evalset.examples), "inference_calls": len(todo),
             "cached": row.cached, "cost_microusd": cost, "tokens": in_tokens + out_tokens,
             "error_message": f"{errors} example(s) failed" if errors else None})

@@ -18,7 +18,7 @@ import orjson
 from tuneops.scheduler.localcache import LocalCache
 
 # Bump when JobPolicy's shape changes, so cached policies of an older shape are parsed again.
-POLICY_VERSION = "2"
+POLICY_VERSION = "3"  # 3: RetrainRules.require_pilot
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,8 @@ class RetrainRules:
     max_age_days: float | None = None
     shutdown_within_days: float | None = None
     cooldown_hours: float = 24.0
-    providers: tuple[str, ...] = ()
+    require_pilot: bool = False
+    providers: tuple[str, ...] = ()  # the last field: from_json turns it back into a tuple
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,10 @@ def submit_fire(ctx: SchedulerContext, fire: FireRow, policy: JobPolicy | None) 
                 continue
             if fire.id in ctx.keeper.lost:
                 raise LeaseLost(f"fire {fire.id}: another scheduler took over its lease; leaving it to that one")
+            if loaded.spec.retrain is not None and loaded.spec.retrain.require_pilot:
+                run_ids += _piloted(ctx, fire, loaded, provider, refusals)
+                _update(ctx, fire.id, run_ids=json.dumps(run_ids))
+                continue
             try:
                 run = ctx.orch.admit(loaded, provider=None if provider == loaded.spec.model.provider else provider,
                                      trigger=trigger_text(fire))
@@ -145,6 +149,23 @@ def submit_fire(ctx: SchedulerContext, fire: FireRow, policy: JobPolicy | None) 
                                           "error_message": message[:1000]})
         ctx.notify(policy, "refusal", _payload(fire, stage="admission", message=message[:2000]))
         return replace_fire(fire, state="refused", outcome="refused", message=message)
+
+
+def _piloted(ctx: SchedulerContext, fire: FireRow, loaded: Any, provider: str, refusals: list[str]) -> list[str]:
+    """The policy requires a pilot: run it to the end (the lease keeper holds the fire meanwhile) and
+    submit the full run only if its gate passes; the runs it started, pilot first."""
+    from tuneops.runs.pilot import submit_with_pilot
+
+    try:
+        result = submit_with_pilot(ctx.orch, loaded, provider=None if provider == loaded.spec.model.provider
+                                   else provider, trigger=trigger_text(fire), interval=0.5)
+    except TuneopsError as exc:
+        refusals.append(f"{provider}: {exc}")
+        return []
+    if result.full is None:
+        refusals.append(f"{provider}: {result.message}")
+        return [result.pilot.id]
+    return [result.pilot.id, result.full.id]
 
 
 def replace_fire(fire: FireRow, **values: Any) -> FireRow:
