@@ -22,7 +22,8 @@ def run_quickstart(keep: Path | None = None, *, time_scale: float = 4.0, evaluat
 
     out = state.console()
     with ExitStack() as stack:
-        root = keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tuneops-quickstart-")))
+        # Absolute: the ledger path below is used after the chdir into it.
+        root = (keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tuneops-quickstart-")))).absolute()
         root.mkdir(parents=True, exist_ok=True)
         server = stack.enter_context(SandboxServer(time_scale=time_scale))
         out.print(f"[bold]1.[/] sandbox (a local stand-in, not an LLM) listening on {server.url}")

@@ -260,9 +260,10 @@ def eval_list(
     from rich.table import Table
 
     from tuneops.evals import ledger
+    from tuneops.store import listings
 
-    with state.store().read() as s:
-        rows = list(ledger.list_evals(s, job=job, model=model, limit=limit))
+    with state.reader() as db:
+        rows = listings.list_evals(db, job=job, model=model, limit=limit)
     if as_json:
         state.print_json([ledger.as_dict(r) for r in rows])
         return

@@ -134,7 +134,7 @@ def _light(jobs: Path, cache: Any) -> tuple[bool, Any, Any]:
     from tuneops.clock import actor, utcnow
     from tuneops.scheduler.light import light_tick
 
-    with state.reader() as db:
+    with state.reader(create=True) as db:
         return light_tick(db, jobs, cache, utcnow(), actor=actor())
 
 
