@@ -119,7 +119,9 @@ def test_runs_list_warns_of_a_model_that_stops_serving(tmp_path: Path, capsys: p
 
 @pytest.mark.parametrize("argv", [["runs", "list"], ["runs", "show", "run_1"], ["models", "list"], ["eval", "list"],
                                   ["history"], ["audit", "verify"], ["audit", "anchor"], ["audit", "log"],
-                                  ["lineage", "ft:m1"]],
+                                  ["lineage", "ft:m1"], ["eval", "show", "eval_1"], ["eval", "compare", "a", "b"],
+                                  ["models", "history", "triage@production"], ["runs", "metrics", "run_1"],
+                                  ["schedule", "fires"]],
                          ids=lambda a: " ".join(a))
 def test_without_a_ledger_a_read_command_says_so_and_creates_nothing(argv: list[str], tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:

@@ -240,7 +240,7 @@ def eval_compare(
 
     if method not in ("auto", "binomial", "bootstrap"):
         raise TuneopsError(f"--method {method!r}: use auto, binomial or bootstrap")
-    with state.store().read() as s:
+    with state.store(read_only=True).read() as s:
         id_a, id_b = targets.resolve_pair(s, a, b)
         cmp = compare(s, id_a, id_b, metric=metric, method=method)  # type: ignore[arg-type]
     if as_json:
@@ -290,7 +290,7 @@ def eval_show(
     """One eval: scores, classification report, and failing examples."""
     from tuneops.evals import ledger
 
-    with state.store().read() as s:
+    with state.store(read_only=True).read() as s:
         row = ledger.get_eval(s, eval_id)
         examples = [r.model_dump() for r in ledger.results(s, row.id)] if as_json else []
     if as_json:

@@ -109,7 +109,7 @@ def models_history(
 
     from tuneops import models
 
-    with state.store().read() as s:
+    with state.store(read_only=True).read() as s:
         moves = models.alias_moves(s, alias)
     if as_json:
         state.print_json(moves)

@@ -198,7 +198,7 @@ def fires_cmd(
 
     from tuneops.store.scheduler_tables import FireRow
 
-    store = state.store()
+    store = state.store(read_only=True)
     with store.read() as s:
         stmt = select(FireRow).order_by(FireRow.created_at.desc()).limit(limit)  # type: ignore[attr-defined]
         if job:
