@@ -25,11 +25,9 @@ def _providers(value: str | None) -> list[str] | None:
 
 
 def _preflight(spec_path: str, providers: str | None, no_cache: bool) -> PreflightReport:
-    from tuneops import spec as specmod
-    from tuneops.datasets.preflight import preflight
+    from tuneops.api import validate
 
-    loaded = specmod.load(spec_path, check_provider=False)
-    return preflight(loaded, _providers(providers), use_cache=not no_cache)
+    return validate(spec_path, providers=_providers(providers), cache=not no_cache)
 
 
 def validate(
@@ -126,13 +124,12 @@ def estimate(
     """Cost side by side: tokens x epochs (each provider's "auto" rule) x price; unknown prices marked."""
     from dataclasses import asdict
 
-    from tuneops import economics
-
-    report = _preflight(spec, providers, no_cache)
+    from tuneops import api
     from tuneops import spec as specmod
 
+    report = _preflight(spec, providers, no_cache)
     job = specmod.load(spec, check_provider=False).spec
-    ests = [economics.estimate(job.with_provider(p), report.tokens, report.examples, p) for p in report.providers]
+    ests = api.estimate(spec, report=report)
     if as_json:
         state.print_json({"spec": report.spec, "examples": report.examples, "tokens": report.tokens,
                           "token_count_exact": report.token_count_exact, "tokenizer_note": report.tokenizer.note,

@@ -201,22 +201,12 @@ def eval_run(
     as_json: bool = typer.Option(False, "--json", help="Print the eval as JSON."),
 ) -> None:
     """Score a model on an eval set; answers are cached, so a re-run makes no inference calls."""
-    from tuneops import spec as specmod
-    from tuneops.evals import ledger, targets
-    from tuneops.evals.flow import evaluate
-    from tuneops.runs.orchestrator import Orchestrator
+    from tuneops.api import evaluate
+    from tuneops.evals import ledger
 
-    loaded = specmod.load(spec, check_provider=False) if spec is not None else None
-    orch = Orchestrator(state.store())
-    try:
-        with orch.store.read() as s:
-            resolved, job_spec, base_dir = targets.resolve_target(s, target, loaded=loaded, provider=provider)
-        config = targets.eval_config(job_spec, base_dir, set_path=set_path, metrics=metric,
-                                     concurrency=concurrency)
-        with progress_bar(as_json) as (_, progress):
-            row = evaluate(orch, resolved, config, progress=progress)
-    finally:
-        orch.pool.close()
+    with progress_bar(as_json) as (_, progress):
+        row = evaluate(target, eval_set=set_path, spec=spec, provider=provider, metrics=metric,
+                       concurrency=concurrency, db=state.DB, progress=progress)
     if as_json:
         state.print_json(ledger.as_dict(row))
         return
@@ -234,15 +224,12 @@ def eval_compare(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """B against A example by example: the delta with a confidence interval and the flipped examples."""
+    from tuneops.api import compare
     from tuneops.errors import TuneopsError
-    from tuneops.evals import targets
-    from tuneops.evals.compare import compare
 
     if method not in ("auto", "binomial", "bootstrap"):
         raise TuneopsError(f"--method {method!r}: use auto, binomial or bootstrap")
-    with state.store(read_only=True).read() as s:
-        id_a, id_b = targets.resolve_pair(s, a, b)
-        cmp = compare(s, id_a, id_b, metric=metric, method=method)  # type: ignore[arg-type]
+    cmp = compare(a, b, metric=metric, method=method, db=state.DB)
     if as_json:
         state.print_json(cmp.as_dict())
         return
