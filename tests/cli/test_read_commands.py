@@ -20,7 +20,7 @@ HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "openai", "tiktoken", "boto3", "bo
          "fireworks", "mistralai")
 
 
-def _ledger(db: Path) -> str:
+def _ledger(db: Path | str) -> str:
     """A ledger with two runs (one succeeded, with a model, a checkpoint, an eval, an alias) and audit events."""
     from tuneops import audit, models
     from tuneops.clock import utcnow
@@ -76,7 +76,7 @@ def _json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> object:
     return json.loads(capsys.readouterr().out)
 
 
-def test_listings_print_what_the_orm_rows_hold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_listings_print_what_the_orm_rows_hold(any_db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     # Times, integers and nulls read through the bare connection come out as the ORM's rows would give them.
     from sqlalchemy import select
 
@@ -87,13 +87,14 @@ def test_listings_print_what_the_orm_rows_hold(tmp_path: Path, capsys: pytest.Ca
     from tuneops.store.eval_tables import EvalRunRow
     from tuneops.store.tables import RunRow
 
-    db = _ledger(tmp_path / "ledger.db")
+    db = _ledger(any_db_url)
     store = open_store(db)
     with store.read() as s:
         runs = [json.loads(json.dumps(render.run_dict(r), default=str))
                 for r in sorted(s.exec(select(RunRow)).scalars().all(), key=lambda r: r.id, reverse=True)]
         evals = [ledger.as_dict(r) for r in s.exec(select(EvalRunRow)).scalars().all()]
         records = [r.as_dict() for r in models.list_models(s)]
+    store.close()
     shown = _json(["--db", db, "runs", "list", "--json"], capsys)
     assert [r["id"] for r in shown] == [r["id"] for r in runs]  # type: ignore[union-attr]
     assert {k for r in shown for k in r} == {k for r in runs for k in r}  # type: ignore[union-attr]
