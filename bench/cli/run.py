@@ -104,14 +104,15 @@ def fill_runs(db: str, n: int, seed: int = 11) -> float:
     return time.perf_counter() - t0
 
 
-def time_cli(argv: list[str], repeat: int) -> tuple[float, float, str]:
+def time_cli(argv: list[str], repeat: int, *, warm: bool = True) -> tuple[float, float, str]:
     """Median wall and CPU (user + system) milliseconds of `tuneops ARGV` as a fresh process (after one
     warm-up run), and its output. CPU time is what a loaded machine inflates least."""
     import resource
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     cmd = [sys.executable, "-m", "tuneops", *argv] if argv != ["<python>"] else [sys.executable, "-c", "pass"]
-    subprocess.run(cmd, capture_output=True, env=env)
+    if warm:
+        subprocess.run(cmd, capture_output=True, env=env)
     walls, cpus, out = [], [], ""
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -171,14 +172,19 @@ def main() -> int:
         verdict = "" if goal is None else "ok" if wall <= goal else "OVER"
         ok &= goal is None or wall <= goal
         print(f"{name:<22} {wall:>8.0f} {cpu:>8.0f} {goal or 0:>8.0f}  {verdict}")
-    wall, cpu, out = time_cli([*base, "audit", "verify", "--json"], max(1, args.repeat // 2))
-    report = json.loads(out)
-    start_ms = wall - report["seconds"] * 1000
+    # Start-up = each run's wall time minus the chain check that same run reports (paired, then the median).
+    starts, walls, report = [], [], {}
+    for _ in range(max(1, args.repeat // 2)):
+        wall, _cpu, out = time_cli([*base, "audit", "verify", "--json"], 1, warm=False)
+        report = json.loads(out)
+        walls.append(wall)
+        starts.append(wall - report["seconds"] * 1000)
+    start_ms = statistics.median(starts)
     ok &= start_ms <= READ_GOAL_MS
-    print(f"{'audit verify':<22} {wall:>8.0f} {cpu:>8.0f} {'':>8}  ({report['events']:,} events checked in "
-          f"{report['seconds']:.2f}s, {report['workers']} worker(s))")
+    print(f"{'audit verify':<22} {statistics.median(walls):>8.0f} {'':>8} {'':>8}  ({report['events']:,} events "
+          f"checked in {report['seconds']:.2f}s, {report['workers']} worker(s))")
     print(f"{'  its start-up':<22} {start_ms:>8.0f} {'':>8} {READ_GOAL_MS:>8.0f}  "
-          f"{'ok' if start_ms <= READ_GOAL_MS else 'OVER'} (wall minus the check)")
+          f"{'ok' if start_ms <= READ_GOAL_MS else 'OVER'} (wall minus the check, per run)")
     print("RESULT:", "PASS" if ok else "FAIL")
     if tmp is not None and not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)
