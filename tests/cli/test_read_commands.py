@@ -192,3 +192,11 @@ def test_the_light_scheduler_tick_may_still_create_its_ledger(tmp_path: Path) ->
     with open_reader(str(db), create=True) as reader:
         assert reader.rows("SELECT count(*) FROM run") == [(0,)]
     assert db.is_file() and os.path.getsize(db) > 0
+
+
+def test_the_scheduler_reads_the_project_jobs_from_a_subfolder(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    (project.parent / "data").mkdir(exist_ok=True)
+    monkeypatch.chdir(project.parent / "data")  # jobs/data/ of the example project
+    assert main(["schedule", "plan", "--no-estimate", "--json"]) == 0
+    assert [j["job"] for j in json.loads(capsys.readouterr().out)["jobs"]] == ["support-triage"]
