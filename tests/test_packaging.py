@@ -1,23 +1,34 @@
-"""Packaging: every adapter under providers/ ships in the wheel and is registered as an entry point."""
+"""Packaging: the packages are discovered (setup.py), every adapter under providers/ ships in the wheel
+and is registered as an entry point, the build prints no setuptools warning, and a production install
+needs no test framework."""
 
 from __future__ import annotations
 
+import runpy
+import shutil
+import subprocess
+import sys
 import tomllib
+import zipfile
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+PACKAGES = set(runpy.run_path(str(ROOT / "setup.py"), run_name="tuneops_packaging_test")["PACKAGES"])
 
 
 def _provider_dirs() -> set[str]:
-    return {p.parent.name for p in (ROOT / "providers").glob("*/__init__.py")}
+    """Every folder under providers/ that holds Python code (a package or not)."""
+    return {p.parent.name for p in (ROOT / "providers").glob("*/*.py")}
 
 
-def test_every_provider_package_is_listed_for_the_wheel() -> None:
-    packages = set(PYPROJECT["tool"]["setuptools"]["packages"])
-    missing = {f"tuneops.providers.{d}" for d in _provider_dirs()} - packages
-    assert not missing, f"add to [tool.setuptools].packages: {sorted(missing)}"
+def test_every_provider_package_is_found_for_the_wheel() -> None:
+    # Discovery finds packages by their __init__.py: an adapter folder without one would silently not ship.
+    missing = {f"tuneops.providers.{d}" for d in _provider_dirs()} - PACKAGES
+    assert not missing, f"not found as packages (missing __init__.py?): {sorted(missing)}"
 
 
 def test_every_provider_package_is_an_entry_point() -> None:
@@ -32,11 +43,12 @@ def test_the_installed_distribution_registers_every_declared_provider() -> None:
     assert declared <= installed, "reinstall tuneops (pip install -e .) to refresh entry points"
 
 
-def test_every_subpackage_of_src_is_listed() -> None:
-    packages = set(PYPROJECT["tool"]["setuptools"]["packages"])
+def test_every_subpackage_of_src_is_found() -> None:
     src = ROOT / "src"
-    found = {".".join(p.parent.relative_to(src).parts) for p in src.rglob("__init__.py")}
-    assert found <= packages, f"add to [tool.setuptools].packages: {sorted(found - packages)}"
+    found = {".".join(p.parent.relative_to(src).parts) for p in src.rglob("*.py")
+             if "__pycache__" not in p.parts and "egg-info" not in str(p)}
+    assert found <= PACKAGES, f"not found as packages: {sorted(found - PACKAGES)}"
+    assert not any("__pycache__" in p for p in PACKAGES)
 
 
 def test_every_provider_package_imports_from_the_installed_distribution() -> None:
@@ -53,3 +65,36 @@ def test_migrations_and_data_files_ship_with_the_package() -> None:
     base = Path(migrations.__file__).parent
     assert (base / "env.py").is_file() and (base / "script.py.mako").is_file()
     assert list((base / "versions").glob("0001_*.py"))
+
+
+def test_production_dependencies_hold_no_test_framework() -> None:
+    import re
+
+    names = {re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0].lower() for dep in PYPROJECT["project"]["dependencies"]}
+    assert not names & {"pytest", "respx", "pytest-xdist", "hypothesis", "moto"}
+
+
+@pytest.mark.slow
+def test_the_wheel_builds_without_warnings_and_holds_every_package(tmp_path: Path) -> None:
+    # Built from a copy, so the build's own folders (build/, *.egg-info) never land in the worktree.
+    tree = tmp_path / "tree"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
+    for name in ("src", "providers"):
+        shutil.copytree(ROOT / name, tree / name, ignore=ignore)
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy(ROOT / name, tree / name)
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                           "-v", "-w", str(tmp_path / "dist"), str(tree)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    log = done.stdout + done.stderr
+    warnings = [line for line in log.splitlines() if "Warning" in line or "absent from" in line]
+    assert not warnings, "\n".join(warnings)
+    (wheel,) = (tmp_path / "dist").glob("tuneops-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        metadata = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    folders = {n.rsplit("/", 1)[0].replace("/", ".") for n in names if n.startswith("tuneops/")}
+    assert folders == PACKAGES
+    assert {"tuneops/data/pricing.toml", "tuneops/py.typed", "tuneops/store/migrations/script.py.mako"} <= set(names)
+    required = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    assert required and not [r for r in required if "pytest" in r or "respx" in r], required

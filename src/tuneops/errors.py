@@ -21,6 +21,7 @@ line and exits non-zero; anything else is a bug and keeps its traceback.
     ├── RunFailed                    the provider refused the job, or the run failed
     ├── RunNotFound                  no run with that id
     ├── StoreError                   the state store cannot be opened or migrated
+    │   └── LedgerNotFound           a read-only command found no ledger (and created none)
     ├── LeaseLost                    another scheduler holds the work
     └── AlreadyFired                 the fire key exists: the decision already fired
 """
@@ -176,3 +177,14 @@ class AlreadyFired(TuneopsError):
     """A decision with this fire key already fired for the job."""
 
     exit_code = 1
+
+class LedgerNotFound(StoreError, LookupError):
+    """A read-only command found no ledger where it looked; it created none."""
+
+    exit_code = 2
+
+    def __init__(self, where: str):
+        self.where = where
+        super().__init__(f"no ledger at {where}: nothing has been submitted in this project yet (or run this in "
+                         "the project folder, the one holding .tuneops/ or jobs/, or pass --db PATH_OR_URL / set "
+                         "TUNEOPS_DATABASE_URL)")

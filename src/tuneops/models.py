@@ -19,10 +19,10 @@ from tuneops import audit
 from tuneops.clock import actor as default_actor
 from tuneops.clock import utcnow
 from tuneops.errors import TuneopsError
-from tuneops.evals import ledger
 from tuneops.evals.runner import ModelTarget
-from tuneops.store import Store, queries
+from tuneops.store import Store, listings, queries
 from tuneops.store.eval_tables import AliasHistoryRow, AliasRow
+from tuneops.store.listings import ModelRecord
 from tuneops.store.tables import ModelRow, RunRow
 
 # The same rule as [promote] alias in a job spec.
@@ -107,55 +107,11 @@ def require_model(session: Session, ref: str, provider: str | None = None) -> Mo
 
 # -- listing ---------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ModelRecord:
-    """A model with what a person asks about it: where it came from, its scores, cost and aliases."""
+def list_models(session: Session, *, job: str | None = None, limit: int | None = None) -> list[ModelRecord]:
+    """Fine-tuned models newest first with scores and aliases (``tuneops.store.listings.list_models``)."""
+    from tuneops.store.sql import of_session
 
-    model: ModelRow
-    run: RunRow | None
-    aliases: list[str]
-    scores: dict[str, float]
-    eval_id: str | None
-    deployment_state: str | None = None  # the run's deployment: deploying, deployed, undeployed, ...
-    endpoint: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-able form (the shape of `tuneops models list --json`)."""
-        m = self.model
-        return {"model": m.provider_model_id, "provider": m.provider, "job": m.job_name, "run_id": m.run_id,
-                "base_model": m.base_model, "dataset_sha256": m.train_sha256, "aliases": self.aliases,
-                "scores": self.scores, "eval_id": self.eval_id,
-                "cost_microusd": self.run.cost_microusd if self.run else None,
-                "created_at": m.created_at, "shutdown_at": m.shutdown_at,
-                "deployment": m.provider_deployment_id, "deployment_state": self.deployment_state,
-                "endpoint": self.endpoint}
-
-
-def list_models(session: Session, *, job: str | None = None) -> list[ModelRecord]:
-    """Every fine-tuned model, newest first, with its latest eval scores and the aliases it holds."""
-    stmt = select(ModelRow).order_by(ModelRow.created_at.desc(), ModelRow.id.desc())  # type: ignore[attr-defined]
-    if job:
-        stmt = stmt.where(ModelRow.job_name == job)
-    models = session.exec(stmt).scalars().all()  # type: ignore[call-overload]
-    holders: dict[int, list[str]] = {}
-    for a in session.exec(select(AliasRow)).scalars():  # type: ignore[call-overload]
-        holders.setdefault(a.model_pk, []).append(alias_name(a.job_name, a.name))
-    latest: dict[tuple[str, str], Any] = {}
-    for provider in {m.provider for m in models}:
-        ids = [m.provider_model_id for m in models if m.provider == provider]
-        for model_id, row in ledger.latest_evals(session, provider, ids).items():
-            latest[(provider, model_id)] = row
-    from tuneops.store.serving_tables import DeploymentRow
-
-    served = {d.run_id: d for d in session.exec(select(DeploymentRow)).scalars()}  # type: ignore[call-overload]
-    out = []
-    for m in models:
-        ev = latest.get((m.provider, m.provider_model_id))
-        dep = served.get(m.run_id)
-        out.append(ModelRecord(m, session.get(RunRow, m.run_id), sorted(holders.get(m.id or 0, [])),
-                               ledger.scores(ev) if ev else {}, ev.id if ev else None,
-                               dep.state if dep else None, dep.endpoint if dep and dep.state == "deployed" else None))
-    return out
+    return listings.list_models(of_session(session), job=job, limit=limit)
 
 
 # -- the gate --------------------------------------------------------------------------------------

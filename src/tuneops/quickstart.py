@@ -24,7 +24,8 @@ def run_quickstart(keep: Path | None = None, *, time_scale: float = 4.0, evaluat
 
     out = state.console()
     with ExitStack() as stack:
-        root = keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tuneops-quickstart-")))
+        # Absolute: the ledger path below is used after the chdir into it.
+        root = (keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tuneops-quickstart-")))).absolute()
         root.mkdir(parents=True, exist_ok=True)
         old_cwd = Path.cwd()
         os.chdir(root)

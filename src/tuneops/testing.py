@@ -3,7 +3,10 @@
 A plugin author subclasses ``ProviderContract`` in a pytest module and provides one fixture,
 ``harness``, returning a ``ContractHarness``: the adapter under test wired to a fake of its API
 (respx routes, moto, or a local server) plus hooks to steer that fake. Every built-in adapter runs
-the same suite.
+the same suite; docs/plugins.md walks through it with examples/plugin-provider/.
+
+The contract suite runs under pytest, which a production install of tuneops does not pull in: install
+the test extra, ``pip install 'tuneops[test]'`` (pytest and respx). ``FakeProvider`` needs neither.
 """
 
 from __future__ import annotations
@@ -15,8 +18,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
-
-import pytest
 
 from tuneops.clock import utcnow
 from tuneops.errors import (
@@ -44,6 +45,21 @@ from tuneops.provider import (
     Upload,
     upload_filename,
 )
+
+
+class _Pytest:
+    """pytest, imported on first use: the contract suite needs it, FakeProvider and the helpers do not."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            import pytest as real
+        except ImportError:
+            raise ImportError("tuneops.testing's contract suite runs under pytest, which tuneops does not "
+                              "install: pip install 'tuneops[test]'") from None
+        return getattr(real, name)
+
+
+pytest = _Pytest()
 
 
 class ContractHarness(Protocol):

@@ -49,8 +49,16 @@ def test_an_untouched_chain_verifies(any_db_url: str, capsys: pytest.CaptureFixt
 
 
 def test_an_empty_ledger_verifies(any_db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    open_store(any_db_url).close()
     rc, out = _verify(any_db_url, capsys)
     assert rc == 0 and "0 audit events" in out
+
+
+def test_no_ledger_is_said_and_none_is_created(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nowhere" / "ledger.db"
+    rc, out = _verify(str(missing), capsys)
+    assert rc == 2 and "no ledger at" in out and "Traceback" not in out
+    assert not missing.parent.exists()
 
 
 @pytest.mark.parametrize("change", [

@@ -65,6 +65,9 @@ def test_the_tree_reads_from_model_to_actor(promoted: dict, capsys: pytest.Captu
 
 
 def test_an_unknown_name_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from tuneops.store import open_store
+
+    open_store().close()
     assert main(["lineage", "ft:nothing"]) == 2
     err = capsys.readouterr().err
     assert "no model, alias or run 'ft:nothing'" in err and "Traceback" not in err

@@ -172,11 +172,14 @@ def test_history_on_an_up_to_date_ledger_answers_without_loading_the_orm(any_db_
     assert events[0]["details"]["provider"] == "openai" and events[0]["at"].endswith("Z")
 
 
-def test_history_on_a_new_ledger_creates_it_with_the_current_schema(tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_history_without_a_ledger_says_so_and_creates_none(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "fresh" / "ledger.db"
+    assert main(["--db", str(db), "history"]) == 2
+    assert "no ledger at" in capsys.readouterr().err
+    assert not db.parent.exists()
+    assert current_heads(open_store(str(db))) == SCHEMA_HEADS  # a new ledger, as `submit` makes one
     assert main(["--db", str(db), "history"]) == 0
     assert "no history yet" in capsys.readouterr().out
-    assert current_heads(open_store(str(db))) == SCHEMA_HEADS
     events, _ = _history_modules(str(db), tmp_path)  # now current: the light path reads it
     assert events == []

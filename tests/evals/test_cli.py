@@ -21,6 +21,9 @@ from tuneops.cli import main
 ])
 def test_bad_requests_are_one_clear_line_and_a_non_zero_exit(
         argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from tuneops.store import open_store
+
+    open_store().close()  # a ledger without them (with no ledger, read commands say only that)
     assert main(argv) != 0
     err = capsys.readouterr().err
     assert expected in " ".join(err.split())

@@ -90,6 +90,11 @@ def test_two_specs_with_one_job_name_are_refused_both(project: Path, capsys: pyt
 
 
 def test_fires_listing_and_a_missing_jobs_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schedule", "fires", "--json"]) == 2  # no ledger yet: said, and none created
+    assert "no ledger at" in capsys.readouterr().err and not (tmp_path / ".tuneops").exists()
+    from tuneops.store import open_store
+
+    open_store().close()
     assert main(["schedule", "fires", "--json"]) == 0
     assert _out(capsys) == []
     assert main(["schedule", "plan", "--jobs", str(tmp_path / "nope")]) == 2

@@ -3,6 +3,9 @@ and compare against anchors kept elsewhere to notice events cut from the end.
 
 Each event's check needs only its own row and the one before it, so a long chain is cut into
 sequence ranges that worker processes check in parallel; the seams are checked when stitching.
+
+Everything here is plain SQL over a bare connection (``tuneops.store.sql``), so `tuneops audit verify`
+reads a read-only ledger and never imports SQLAlchemy; a ``Store`` is read through its own connection.
 """
 
 from __future__ import annotations
@@ -18,12 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-
-from tuneops.audit import GENESIS, event_hash_iso
-from tuneops.store.audit_tables import HEAD_ID, AuditHeadRow
+from tuneops.audit.chain import GENESIS, HEAD_ID, event_hash_iso
 from tuneops.store.sql import Sql
-from tuneops.store.tables import AuditEventRow, RunRow
 
 if TYPE_CHECKING:
     from tuneops.store import Store
@@ -116,25 +115,33 @@ class _Broken(Exception):
         self.problem = problem
 
 
-def verify(store: Store, *, anchor: Anchor | None = None, workers: int | None = None,
+def verify(ledger: Store | Sql, *, anchor: Anchor | None = None, workers: int | None = None,
            batch: int = 20_000) -> ChainReport:
     """Recompute the whole chain from the genesis hash; report the first broken link, if any.
 
     Checks every event's sequence number (no gaps), its link to the previous hash and its own hash,
     that the head row names the last event, and, given an anchor, that the anchored event is still
     there with the same hash (so removing events from the end is noticed). ``workers`` None picks
-    a process count from the chain's length and the CPUs.
+    a process count from the chain's length and the CPUs. ``ledger`` is a ``Store`` or a reader
+    (``tuneops.store.reader.open_reader``).
     """
+    if not isinstance(ledger, Sql):
+        from tuneops.store.reader import of_store
+
+        with of_store(ledger) as reader:
+            return verify(reader, anchor=anchor, workers=workers, batch=batch)
     start = time.perf_counter()
-    with _snapshot(store) as conn:
-        missing = _missing_tables(conn)
+    with _snapshot(ledger) as db:
+        missing = _missing_tables(db)
         if missing:
             return ChainReport(False, 0, 0, GENESIS, None, missing, anchor, time.perf_counter() - start)
-        head = conn.execute(select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == HEAD_ID)).first()
-        last_seq = int(conn.execute(select(func.max(AuditEventRow.seq))).scalar() or 0)
+        head = db.rows("SELECT seq, hash FROM audit_head WHERE id = ?", (HEAD_ID,))
+        last_seq = int(db.rows("SELECT MAX(seq) FROM audit_event")[0][0] or 0)
         n = workers or (min(os.cpu_count() or 1, 8, last_seq // _RANGE_MIN) if last_seq >= PARALLEL_MIN else 1)
         n = max(1, min(n, last_seq))
-        ranges = _in_workers(store, last_seq, n, batch) if n > 1 else [_check_range(conn, 1, last_seq, batch)]
+        url = getattr(ledger, "url", "")  # workers open their own connection: a Reader's URL
+        n = n if url else 1
+        ranges = _in_workers(url, last_seq, n, batch) if n > 1 else [_check_range(db, 1, last_seq, batch)]
         count, prev = 0, GENESIS
         try:
             for part in ranges:
@@ -146,39 +153,43 @@ def verify(store: Store, *, anchor: Anchor | None = None, workers: int | None = 
                 prev = part.last_hash or prev  # the last good event's hash, even in a broken range
                 if part.bad_seq is not None:
                     raise _Broken(part.bad_seq, part.problem or "")
-            if head is not None:
-                _check_head(int(head[0]), str(head[1]), last_seq, prev)
+            if head:
+                _check_head(int(head[0][0]), str(head[0][1]), last_seq, prev)
             if anchor is not None:
-                _check_anchor(conn, anchor, last_seq)
+                _check_anchor(db, anchor, last_seq)
         except _Broken as broken:
             return ChainReport(False, count, broken.seq - 1, prev, broken.seq, broken.problem, anchor,
                                time.perf_counter() - start, n)
-        unrecorded = _runs_against_events(conn)
+        unrecorded = _runs_against_events(db)
     return ChainReport(not unrecorded, count, last_seq, prev, problem=unrecorded, anchor=anchor,
                        seconds=time.perf_counter() - start, workers=n)
 
 
-def _missing_tables(conn: Any) -> str | None:
-    """A finding when the audit tables are gone (dropped, or this is not a tuneops ledger)."""
-    from sqlalchemy import inspect
+def _tables(db: Sql) -> set[str]:
+    """The ledger's table names (SQLite's catalogue or PostgreSQL's current schema)."""
+    if db.dialect == "postgresql":
+        return {r[0] for r in db.rows("SELECT table_name FROM information_schema.tables "
+                                      "WHERE table_schema = current_schema()")}
+    return {r[0] for r in db.rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
-    names = set(inspect(conn).get_table_names())
+
+def _missing_tables(db: Sql) -> str | None:
+    """A finding when the audit tables are gone (dropped, or this is not a tuneops ledger)."""
+    names = _tables(db)
     gone = [t for t in ("audit_event", "audit_head") if t not in names]
     if not gone:
         return None
-    runs = " while the ledger holds runs" if "run" in names and conn.execute(
-        select(func.count()).select_from(RunRow)).scalar() else ""
+    runs = " while the ledger holds runs" if "run" in names and db.rows("SELECT COUNT(*) FROM run")[0][0] else ""
     return (f"the ledger has no {' or '.join(gone)} table{runs}: the audit trail was removed, or this is not "
             "a tuneops ledger; restore it from a backup or export (`tuneops db status` shows the schema)")
 
 
-def _runs_against_events(conn: Any) -> str | None:
+def _runs_against_events(db: Sql) -> str | None:
     """A finding when a run has no run.admitted event, or a run.admitted event's run is gone."""
-    admitted = select(AuditEventRow.subject_id).where(AuditEventRow.action == "run.admitted")
-    silent = [r for (r,) in conn.execute(select(RunRow.id).where(RunRow.id.not_in(admitted))  # type: ignore[attr-defined]
-                                         .order_by(RunRow.created_at).limit(1001))]
-    gone = [r for (r,) in conn.execute(admitted.where(AuditEventRow.subject_id.not_in(select(RunRow.id)))  # type: ignore[attr-defined]
-                                       .order_by(AuditEventRow.seq).limit(1001))]
+    admitted = "SELECT subject_id FROM audit_event WHERE action = 'run.admitted'"
+    silent = [r for (r,) in db.rows(f"SELECT id FROM run WHERE id NOT IN ({admitted}) ORDER BY created_at LIMIT 1001")]
+    gone = [r for (r,) in db.rows("SELECT subject_id FROM audit_event WHERE action = 'run.admitted' "
+                                  "AND subject_id NOT IN (SELECT id FROM run) ORDER BY seq LIMIT 1001")]
     problems = []
     if silent:
         problems.append(f"{_count(silent)} run(s) have no audit event (first: {silent[0]}): they were written "
@@ -198,11 +209,11 @@ def _unlinked(seq: int) -> str:
             "hash: removed, reordered or replaced)")
 
 
-def _check_range(conn: Any, lo: int, hi: int, batch: int) -> _Range:
+def _check_range(db: Sql, lo: int, hi: int, batch: int) -> _Range:
     """Check events lo..hi against each other and their own hashes (the link into lo is the caller's)."""
     expected, prev, first_prev, count = lo, None, None, 0
     try:
-        for rows in _batches(conn, lo, hi, batch):
+        for rows in _batches(db, lo, hi, batch):
             for seq, at, actor, action, stype, sid, job, details, prev_hash, digest in rows:
                 if seq != expected:
                     raise _Broken(expected, f"event {expected} is missing (the chain jumps from "
@@ -226,18 +237,14 @@ def _check_range(conn: Any, lo: int, hi: int, batch: int) -> _Range:
     return _Range(lo, count, first_prev, prev)
 
 
-def _batches(conn: Any, lo: int, hi: int, batch: int) -> Iterator[list[tuple[Any, ...]]]:
-    """Events lo..hi in order and in batches, straight from the driver.
-
-    Bypasses SQLAlchemy's row processing, which costs more than the hashing at a million events.
-    """
-    sqlite = conn.dialect.name == "sqlite"
+def _batches(db: Sql, lo: int, hi: int, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Events lo..hi in order and in batches, straight from the driver (no row objects: at a million
+    events they would cost more than the hashing)."""
     columns = list(_COLUMNS)
-    if not sqlite:
+    if db.dialect != "sqlite":
         # The server writes the ISO text the hash needs, cheaper than a datetime per row in Python.
         columns[1] = "to_char(at, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
     sql = f"SELECT {', '.join(columns)} FROM audit_event WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
-    db = Sql(conn.connection.driver_connection, conn.dialect.name)
     after = lo - 1
     while True:
         rows = db.rows(sql, (after, hi, batch))
@@ -248,15 +255,14 @@ def _batches(conn: Any, lo: int, hi: int, batch: int) -> Iterator[list[tuple[Any
         after = rows[-1][0]
 
 
-def _in_workers(store: Store, last_seq: int, n: int, batch: int) -> list[_Range]:
+def _in_workers(url: str, last_seq: int, n: int, batch: int) -> list[_Range]:
     """Check 1..last_seq in ``n`` processes, one contiguous range each, results in chain order."""
     import multiprocessing
+    import threading
     from concurrent.futures import ProcessPoolExecutor
 
     step = -(-last_seq // n)
     bounds = [(lo, min(lo + step - 1, last_seq)) for lo in range(1, last_seq + 1, step)]
-    url = store.engine.url.render_as_string(hide_password=False)
-    import threading
 
     # fork starts a worker in milliseconds, but is only safe in a single-threaded process on Linux;
     # otherwise spawn, which re-imports tuneops in each worker.
@@ -268,14 +274,10 @@ def _in_workers(store: Store, last_seq: int, n: int, batch: int) -> list[_Range]
 
 def _worker(url: str, lo: int, hi: int, batch: int) -> _Range:
     # A connection of its own: one inherited from the parent must never be used in a child.
-    from tuneops.store.engine import make_engine
+    from tuneops.store.reader import open_reader
 
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn, conn.begin():
-            return _check_range(conn, lo, hi, batch)
-    finally:
-        engine.dispose()
+    with open_reader(url, create=False) as reader, _snapshot(reader) as db:
+        return _check_range(db, lo, hi, batch)
 
 
 def _iso(text: str) -> str:
@@ -296,7 +298,7 @@ def _check_head(head_seq: int, head_hash: str, last: int, last_hash: str) -> Non
         raise _Broken(last, f"the chain head's hash differs from event {last}'s")
 
 
-def _check_anchor(conn: Any, anchor: Anchor, last: int) -> None:
+def _check_anchor(db: Sql, anchor: Anchor, last: int) -> None:
     if anchor.seq == 0:
         if anchor.hash != GENESIS:
             raise _Broken(1, "the anchor names event 0 with a hash other than the chain's start: it matches no "
@@ -305,27 +307,40 @@ def _check_anchor(conn: Any, anchor: Anchor, last: int) -> None:
     if anchor.seq > last:
         raise _Broken(last + 1, f"the chain ends at event {last} but the anchor names event {anchor.seq}: "
                                 "events were removed from the end")
-    row = conn.execute(select(AuditEventRow.hash).where(AuditEventRow.seq == anchor.seq)).first()
-    if row is None or row[0] != anchor.hash:
+    row = db.rows("SELECT hash FROM audit_event WHERE seq = ?", (anchor.seq,))
+    if not row or row[0][0] != anchor.hash:
         raise _Broken(anchor.seq, f"event {anchor.seq} differs from the anchor: the chain up to it was "
                                   "rewritten")
 
 
 @contextmanager
-def _snapshot(store: Store) -> Iterator[Any]:
+def _snapshot(db: Sql) -> Iterator[Sql]:
     """A read transaction that sees one consistent state of the chain while appends go on."""
-    with store.engine.connect() as conn:
-        if store.dialect == "postgresql":
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        with conn.begin():
-            yield conn
+    if db.dialect != "postgresql":
+        db.execute("BEGIN")
+    elif getattr(db.connection, "autocommit", False):  # a psycopg connection of our own
+        db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    else:  # a pooled connection begins with its first statement: end the one its reads opened
+        db.connection.commit()
+        db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    try:
+        yield db
+    finally:
+        if db.dialect != "postgresql" or getattr(db.connection, "autocommit", False):
+            db.execute("COMMIT")
+        else:
+            db.connection.commit()
 
 
-def anchor(store: Store) -> Anchor:
+def anchor(ledger: Store | Sql) -> Anchor:
     """The chain's current head as an anchor (seq 0 and the genesis hash for an empty chain)."""
-    with store.read() as s:
-        head = s.execute(select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == HEAD_ID)).first()
-        if head is None or head[0] == 0:
-            return Anchor(0, GENESIS, None)
-        at = s.execute(select(AuditEventRow.at).where(AuditEventRow.seq == head[0])).scalar()
-        return Anchor(int(head[0]), str(head[1]), at)
+    if not isinstance(ledger, Sql):
+        from tuneops.store.reader import of_store
+
+        with of_store(ledger) as reader:
+            return anchor(reader)
+    head = ledger.rows("SELECT seq, hash FROM audit_head WHERE id = ?", (HEAD_ID,))
+    if not head or head[0][0] == 0:
+        return Anchor(0, GENESIS, None)
+    at = ledger.rows("SELECT at FROM audit_event WHERE seq = ?", (head[0][0],))
+    return Anchor(int(head[0][0]), str(head[0][1]), Sql.time(at[0][0]) if at else None)

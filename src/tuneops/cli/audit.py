@@ -76,7 +76,8 @@ def verify(
     from tuneops import audit
 
     mark = audit.Anchor.parse(anchor) if anchor else None
-    report = audit.verify(state.store(), anchor=mark)
+    with state.reader() as reader:
+        report = audit.verify(reader, anchor=mark)
     if as_json:
         state.print_json({"ok": report.ok, "events": report.events, "head_seq": report.head_seq,
                           "head_hash": report.head_hash, "first_bad_seq": report.first_bad_seq,
@@ -106,7 +107,8 @@ def anchor(as_json: AsJson = False) -> None:
     from tuneops import audit
     from tuneops.clock import utcnow
 
-    mark = audit.anchor(state.store())
+    with state.reader() as reader:
+        mark = audit.anchor(reader)
     taken = utcnow()
     if as_json:
         state.print_json({"seq": mark.seq, "hash": mark.hash, "at": mark.at, "taken_at": taken,
@@ -158,7 +160,7 @@ def lineage(
     """Where a model came from: model <- run <- dataset snapshot <- spec version <- actor, with costs and evals."""
     from tuneops.audit import lineage as lineagemod
 
-    with state.store().read() as s:
+    with state.store(read_only=True).read() as s:
         found = lineagemod.trace(s, ref, provider)
     if as_json:
         state.print_json(found.as_dict())

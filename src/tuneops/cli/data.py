@@ -70,7 +70,7 @@ def _providers(value: str | None) -> list[str] | None:
 
 def _preflight(spec_path: str, providers: str | None, no_cache: bool, *, require: bool = True) -> PreflightReport:
     from tuneops import spec as specmod
-    from tuneops.datasets.preflight import preflight
+    from tuneops.api import validate
     from tuneops.errors import SpecError
 
     loaded = specmod.load(spec_path, check_provider=False, check_options=False)
@@ -80,7 +80,7 @@ def _preflight(spec_path: str, providers: str | None, no_cache: bool, *, require
                                        (names or [loaded.spec.model.provider]) if require else [])
     if problems:
         raise SpecError(str(loaded.path), problems)
-    return preflight(loaded, names, use_cache=not no_cache)
+    return validate(loaded.path, providers=names, cache=not no_cache)
 
 
 def validate(
@@ -225,14 +225,12 @@ def estimate(
     """Cost side by side: tokens x epochs (each provider's "auto" rule) x price; unknown prices marked."""
     from dataclasses import asdict
 
-    from tuneops import economics
-
-    report = _preflight(spec, providers, no_cache, require=False)
+    from tuneops import api
     from tuneops import spec as specmod
 
+    report = _preflight(spec, providers, no_cache, require=False)
     job = specmod.load(spec, check_provider=False, check_options=False).spec
-    ests = [economics.estimate(job.with_provider(p), report.tokens, report.examples, p,
-                               validation_tokens=report.validation_tokens) for p in report.providers]
+    ests = api.estimate(spec, report=report)
     if as_json:
         state.print_json({"spec": report.spec, "examples": report.examples, "tokens": report.tokens,
                           "token_count_exact": report.token_count_exact, "tokenizer_note": report.tokenizer.note,

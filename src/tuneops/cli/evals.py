@@ -252,15 +252,12 @@ def eval_compare(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """B against A example by example: the delta with a confidence interval and the flipped examples."""
+    from tuneops.api import compare
     from tuneops.errors import TuneopsError
-    from tuneops.evals import targets
-    from tuneops.evals.compare import compare
 
     if method not in ("auto", "binomial", "bootstrap"):
         raise TuneopsError(f"--method {method!r}: use auto, binomial or bootstrap")
-    with state.store().read() as s:
-        id_a, id_b = targets.resolve_pair(s, a, b)
-        cmp = compare(s, id_a, id_b, metric=metric, method=method)  # type: ignore[arg-type]
+    cmp = compare(a, b, metric=metric, method=method, db=state.DB)
     if as_json:
         state.print_json(cmp.as_dict())
         return
@@ -277,9 +274,10 @@ def eval_list(
     """Evals, newest first."""
 
     from tuneops.evals import ledger
+    from tuneops.store import listings
 
-    with state.store().read() as s:
-        rows = list(ledger.list_evals(s, job=job, model=model, limit=limit))
+    with state.reader() as db:
+        rows = listings.list_evals(db, job=job, model=model, limit=limit)
     if as_json:
         state.print_json([ledger.as_dict(r) for r in rows])
         return
@@ -303,7 +301,7 @@ def eval_show(
     """One eval: scores, classification report, and failing examples."""
     from tuneops.evals import ledger
 
-    with state.store().read() as s:
+    with state.store(read_only=True).read() as s:
         row = ledger.get_eval(s, eval_id)
         examples = [r.model_dump() for r in ledger.results(s, row.id)] if as_json else []
     if as_json:

@@ -28,7 +28,7 @@ def runs_metrics(
     from tuneops.runs import curves
     from tuneops.store import queries
 
-    store = state.store()
+    store = state.store(read_only=True)
     with store.read() as s:
         run = queries.get_run(s, run_id)
         points = list(queries.metric_points(s, run.id))

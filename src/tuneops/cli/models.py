@@ -18,14 +18,14 @@ def register(app: typer.Typer) -> None:
 @models_app.command("list")
 def models_list(
     job: str = typer.Option(None, "--job", help="Only this job's models.", show_default=False),
+    limit: int = typer.Option(50, "--limit", help="At most this many models (0: all)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Models newest first: id, job, run, base, dataset hash, eval scores, cost, created, shutdown, aliases."""
+    from tuneops.store import listings
 
-    from tuneops import models
-
-    with state.store().read() as s:
-        records = models.list_models(s, job=job)
+    with state.reader() as db:
+        records = listings.list_models(db, job=job, limit=limit or None)
     if as_json:
         state.print_json([r.as_dict() for r in records])
         return
@@ -140,7 +140,7 @@ def models_history(
 
     from tuneops import models
 
-    with state.store().read() as s:
+    with state.store(read_only=True).read() as s:
         moves = models.alias_moves(s, alias)
     if as_json:
         state.print_json(moves)

@@ -96,13 +96,11 @@ def runs_list(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Runs, newest first."""
-    from tuneops.store import queries
+    from tuneops.store import listings
 
-    store = state.store()
-    with store.read() as s:
-        runs = list(queries.list_runs(s, job=job, provider=provider, state=status, active=active,
-                                      limit=limit))
-        warnings = queries.serving_deadlines(s, within_days=30)
+    with state.reader() as db:
+        runs = listings.list_runs(db, job=job, provider=provider, state=status, active=active, limit=limit)
+        warnings = listings.serving_deadlines(db, within_days=30)
     if as_json:
         state.print_json([render.run_dict(r) for r in runs])
         return
@@ -125,7 +123,8 @@ def runs_show(
     """One run: status history, estimate and cost, the model, and recent events."""
     from tuneops.cli.show import show_run
 
-    show_run(state.store(), run_id, events=events, as_json=as_json)
+    with state.reader() as db:
+        show_run(db, run_id, events=events, as_json=as_json)
 
 
 @runs_app.command("watch")

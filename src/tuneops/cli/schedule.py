@@ -12,7 +12,8 @@ from tuneops.cli import render, state
 schedule_app = typer.Typer(help="Retrain on a cron schedule, a falling eval score, fresh data, model age or a "
                            "base model's shutdown; once per decision, within budget.", no_args_is_help=True)
 
-JOBS_HELP = "Directory of job specs (*.toml)."
+JOBS_HELP = ("Directory of job specs (*.toml); default: jobs/ in the project (the folder holding .tuneops/ "
+             "or jobs/, found from the working directory upwards).")
 
 
 def register(app: typer.Typer) -> None:
@@ -22,6 +23,13 @@ def register(app: typer.Typer) -> None:
 
 FULL_HELP = ("Work out every job's decision again, also the quiet ones (whose files and ledger rows did not "
              "change and whose time did not come since the last tick).")
+
+
+def _jobs_dir(jobs: Path | None) -> Path:
+    """--jobs, else the project's jobs/ (found the way git finds a repository; see tuneops.home)."""
+    from tuneops.home import JOBS_DIR, project_root
+
+    return jobs if jobs is not None else project_root() / JOBS_DIR
 
 
 def _context(jobs: Path, lease_ttl: float, *, notify: bool = True, full: bool = False, cache: Any = None) -> Any:
@@ -40,12 +48,13 @@ def _context(jobs: Path, lease_ttl: float, *, notify: bool = True, full: bool = 
 
 @schedule_app.command("plan")
 def plan_cmd(
-    jobs: Path = typer.Option(Path("jobs"), "--jobs", help=JOBS_HELP),
+    jobs: Path = typer.Option(None, "--jobs", help=JOBS_HELP, show_default=False),
     no_estimate: bool = typer.Option(False, "--no-estimate", help="Skip cost estimates (no data preflight)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show what a tick would decide for every job, why, what it would cost and what the budget allows;
     changes nothing."""
+    jobs = _jobs_dir(jobs)
 
     from tuneops.scheduler.plan import plan
 
@@ -81,12 +90,13 @@ def plan_cmd(
 
 @schedule_app.command("tick")
 def tick_cmd(
-    jobs: Path = typer.Option(Path("jobs"), "--jobs", help=JOBS_HELP),
+    jobs: Path = typer.Option(None, "--jobs", help=JOBS_HELP, show_default=False),
     lease_ttl: float = typer.Option(300.0, "--lease-ttl", min=1, help="Seconds a lease lasts without renewal."),
     as_json: bool = typer.Option(False, "--json", help="Print what the tick did as JSON."),
     full: bool = typer.Option(False, "--full", help=FULL_HELP),
 ) -> None:
     """One scheduler pass (for cron or a Kubernetes CronJob): decide, fire, submit, advance, promote."""
+    jobs = _jobs_dir(jobs)
     from tuneops.scheduler.localcache import LocalCache, default_dir
     from tuneops.scheduler.report import health_line
 
@@ -132,13 +142,13 @@ def _light(jobs: Path, cache: Any) -> tuple[bool, Any, Any]:
     from tuneops.clock import actor, utcnow
     from tuneops.scheduler.light import light_tick
 
-    with state.reader() as db:
+    with state.reader(create=True) as db:
         return light_tick(db, jobs, cache, utcnow(), actor=actor())
 
 
 @schedule_app.command("run")
 def run_cmd(
-    jobs: Path = typer.Option(Path("jobs"), "--jobs", help=JOBS_HELP),
+    jobs: Path = typer.Option(None, "--jobs", help=JOBS_HELP, show_default=False),
     interval: float = typer.Option(60.0, "--interval", min=0, help="Seconds between ticks."),
     once: bool = typer.Option(False, "--once", help="One tick, then follow the runs it started until they "
                               "are evaluated and promoted (or refused), and exit."),
@@ -152,6 +162,7 @@ def run_cmd(
 ) -> None:
     """Run the scheduler until SIGTERM or SIGINT (graceful: the fire in hand finishes), one health line
     per tick."""
+    jobs = _jobs_dir(jobs)
     from rich.markup import escape
 
     from tuneops.scheduler.loop import SchedulerLoop, health_line
@@ -194,7 +205,7 @@ def fires_cmd(
 
     from tuneops.store.scheduler_tables import FireRow
 
-    store = state.store()
+    store = state.store(read_only=True)
     with store.read() as s:
         stmt = select(FireRow).order_by(FireRow.created_at.desc()).limit(limit)  # type: ignore[attr-defined]
         if job:

@@ -9,20 +9,18 @@ from rich.table import Table
 from rich.text import Text
 
 from tuneops.cli import render, state
-from tuneops.store import Store, queries
+from tuneops.store import listings
+from tuneops.store.sql import Sql
 
 
-def show_run(store: Store, run_id: str, *, events: int = 15, as_json: bool = False) -> None:
+def show_run(db: Sql, run_id: str, *, events: int = 15, as_json: bool = False) -> None:
     """Print one run with its status history, costs, model and recent events."""
-    with store.read() as s:
-        run = queries.get_run(s, run_id)
-        history = list(queries.run_events(s, run.id, kinds=("state",)))
-        recent = render.in_order(list(queries.run_events(s, run.id, limit=events)))
-        model = queries.model_for_run(s, run.id)
-        checkpoints = list(queries.checkpoints(s, run.id))
-        from tuneops.runs.deploy import deployment_for_run
-
-        deployment = deployment_for_run(s, run.id)
+    run = listings.get_run(db, run_id)
+    history = listings.run_events(db, run.id, kinds=("state",))
+    recent = render.in_order(listings.run_events(db, run.id, limit=events))
+    model = listings.model_for_run(db, run.id)
+    checkpoints = listings.checkpoints(db, run.id)
+    deployment = listings.deployment_for_run(db, run.id)
     if as_json:
         data = render.run_dict(run)
         data["status_history"] = [{"at": e.at, "change": e.message} for e in history]

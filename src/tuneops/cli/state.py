@@ -32,18 +32,28 @@ def err_console() -> Console:
     return Console(stderr=True, highlight=False, emoji=False)
 
 
-def store() -> Store:
-    """Open the ledger chosen by --db / TUNEOPS_DATABASE_URL (migrating it if needed)."""
+def store(*, read_only: bool = False) -> Store:
+    """Open the ledger chosen by --db / TUNEOPS_DATABASE_URL (migrating it if needed).
+
+    ``read_only``: for commands that only read; no ledger is an error (LedgerNotFound), never a new one.
+    """
     from tuneops.store import open_store
 
+    if read_only:
+        from tuneops.store.urls import require_ledger, resolve_url
+
+        require_ledger(resolve_url(DB, create=False))
     return open_store(DB)
 
 
-def reader() -> Reader:
-    """A read-only view of the same ledger that skips SQLAlchemy's start-up when the schema is current."""
+def reader(*, create: bool = False) -> Reader:
+    """A view of the same ledger that skips SQLAlchemy's start-up when the schema is current.
+
+    Read-only unless ``create`` (the scheduler's light tick, which records decisions through it).
+    """
     from tuneops.store.reader import open_reader
 
-    return open_reader(DB)
+    return open_reader(DB, create=create)
 
 
 def print_json(value: Any) -> None:

@@ -1,16 +1,21 @@
-"""Queries over stored evals: find one by id, list them, read their per-example results."""
+"""Queries over stored evals: find one by id, list them, read their per-example results.
+
+The helpers that read a row (``scores``, ``as_dict``, ...) take ORM rows and ``listings.Record`` alike;
+this module imports SQLAlchemy only inside the queries, so `tuneops eval list` never loads it.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
-
-from sqlalchemy import select
-from sqlmodel import Session
+from typing import TYPE_CHECKING, Any
 
 from tuneops.errors import TuneopsError
-from tuneops.store.eval_tables import EvalResultRow, EvalRunRow
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from tuneops.store.eval_tables import EvalResultRow, EvalRunRow
 
 
 class EvalNotFound(TuneopsError, LookupError):
@@ -24,6 +29,10 @@ def get_eval(session: Session, eval_id: str) -> EvalRunRow:
 
     Raises EvalNotFound when nothing matches, TuneopsError when a prefix is ambiguous.
     """
+    from sqlalchemy import select
+
+    from tuneops.store.eval_tables import EvalRunRow
+
     row = session.get(EvalRunRow, eval_id)
     if row is not None:
         return row
@@ -38,27 +47,20 @@ def get_eval(session: Session, eval_id: str) -> EvalRunRow:
 
 
 def list_evals(session: Session, *, job: str | None = None, model: str | None = None,
-               limit: int = 50) -> Sequence[EvalRunRow]:
-    """Evals newest first, optionally only one job's or one model's."""
-    stmt = select(EvalRunRow).order_by(EvalRunRow.created_at.desc(), EvalRunRow.id.desc())  # type: ignore
-    if job:
-        stmt = stmt.where(EvalRunRow.job_name == job)
-    if model:
-        stmt = stmt.where(EvalRunRow.model == model)
-    return session.exec(stmt.limit(limit)).scalars().all()  # type: ignore[call-overload]
+               limit: int = 50) -> Sequence[Any]:
+    """Evals newest first (``tuneops.store.listings.list_evals`` inside this session's transaction)."""
+    from tuneops.store import listings
+    from tuneops.store.sql import of_session
 
-
-def latest_evals(session: Session, provider: str, models: Sequence[str]) -> dict[str, EvalRunRow]:
-    """The newest eval of each of ``models`` at ``provider`` (models never evaluated are absent)."""
-    if not models:
-        return {}
-    stmt = (select(EvalRunRow).where(EvalRunRow.provider == provider, EvalRunRow.model.in_(models))  # type: ignore
-            .order_by(EvalRunRow.created_at, EvalRunRow.id))
-    return {row.model: row for row in session.exec(stmt).scalars()}  # type: ignore[call-overload]
+    return listings.list_evals(of_session(session), job=job, model=model, limit=limit)
 
 
 def results(session: Session, eval_id: str) -> Sequence[EvalResultRow]:
     """An eval's per-example results in set order."""
+    from sqlalchemy import select
+
+    from tuneops.store.eval_tables import EvalResultRow
+
     stmt = select(EvalResultRow).where(EvalResultRow.eval_id == eval_id).order_by(EvalResultRow.position)
     return session.exec(stmt).scalars().all()  # type: ignore[call-overload]
 

@@ -18,3 +18,19 @@ Intent rules (what ``tuneops submit`` promises):
   that affects training changed (or ``--again``). A cancelled or abandoned run frees its intent.
 - The claim is atomic on both databases: a unique index allows one unfinished run per intent.
 """
+
+import sys as _sys
+import types as _types
+
+
+class _RunsPackage(_types.ModuleType):
+    """This package, callable: ``tuneops.runs(job=...)`` is ``tuneops.api.runs`` (the listing), whether
+    ``tuneops.runs`` was reached as the API name or set on ``tuneops`` by importing a module in here."""
+
+    def __call__(self, **options):  # type: ignore[no-untyped-def]
+        from tuneops.api import runs
+
+        return runs(**options)
+
+
+_sys.modules[__name__].__class__ = _RunsPackage

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -35,18 +35,13 @@ def get_run(session: Session, run_id: str) -> RunRow:
 
 
 def list_runs(session: Session, *, job: str | None = None, provider: str | None = None,
-              state: str | None = None, active: bool = False, limit: int = 50) -> Sequence[RunRow]:
-    """Runs newest first, filtered by job, provider, state, or only the unfinished ones."""
-    stmt = select(RunRow).order_by(RunRow.created_at.desc(), RunRow.id.desc())  # type: ignore[attr-defined]
-    if job:
-        stmt = stmt.where(RunRow.job_name == job)
-    if provider:
-        stmt = stmt.where(RunRow.provider == provider)
-    if state:
-        stmt = stmt.where(RunRow.state == state)
-    if active:
-        stmt = stmt.where(RunRow.state.not_in(TERMINAL_STATES))  # type: ignore[attr-defined]
-    return session.exec(stmt.limit(limit)).scalars().all()  # type: ignore[call-overload]
+              state: str | None = None, active: bool = False, limit: int = 50) -> Sequence[Any]:
+    """Runs newest first (``tuneops.store.listings.list_runs`` inside this session's transaction)."""
+    from tuneops.store import listings
+    from tuneops.store.sql import of_session
+
+    return listings.list_runs(of_session(session), job=job, provider=provider, state=state, active=active,
+                              limit=limit)
 
 
 def unfinished_runs(session: Session) -> Sequence[RunRow]:
@@ -166,18 +161,9 @@ def has_provider_event(session: Session, run_id: str, provider_event_id: str) ->
 
 
 def serving_deadlines(session: Session, *, within_days: int = 30,
-                      now: datetime | None = None) -> list[tuple[ModelRow, str, datetime]]:
-    """Models that (or whose base model) stop serving within ``within_days``: (model, which, when)."""
-    from datetime import timedelta
+                      now: datetime | None = None) -> list[tuple[Any, str, datetime]]:
+    """Models that (or whose base model) stop serving within ``within_days`` (see ``listings``)."""
+    from tuneops.store import listings
+    from tuneops.store.sql import of_session
 
-    now = now or utcnow()
-    horizon = now + timedelta(days=within_days)
-    stmt = select(ModelRow).where(or_(ModelRow.shutdown_at <= horizon,  # type: ignore[operator]
-                                      ModelRow.base_shutdown_at <= horizon))  # type: ignore[operator]
-    out = []
-    for model in session.exec(stmt).scalars():  # type: ignore[call-overload]
-        if model.shutdown_at and model.shutdown_at <= horizon:
-            out.append((model, "the model", model.shutdown_at))
-        if model.base_shutdown_at and model.base_shutdown_at <= horizon:
-            out.append((model, f"base model {model.base_model}", model.base_shutdown_at))
-    return out
+    return listings.serving_deadlines(of_session(session), within_days=within_days, now=now)

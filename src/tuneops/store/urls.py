@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-DEFAULT_PATH = Path(".tuneops") / "tuneops.db"
+DEFAULT_PATH = Path(".tuneops") / "tuneops.db"  # in the project root (see tuneops.home)
 ENV_URL = "TUNEOPS_DATABASE_URL"
 
 # psycopg 3 is the supported driver; SQLAlchemy reads plain postgresql:// as a request for psycopg2.
@@ -16,15 +16,36 @@ _PG_SCHEMES = ("postgresql", "postgres")
 PG_DRIVER = "postgresql+psycopg"
 
 
-def resolve_url(db: str | None = None) -> str:
-    """The database URL from --db (a path or URL), TUNEOPS_DATABASE_URL, or the project default."""
-    value = db or os.environ.get(ENV_URL) or str(DEFAULT_PATH)
+def default_path() -> Path:
+    """The project's ledger file: ``.tuneops/tuneops.db`` in the project root found from the working directory."""
+    from tuneops.home import find_root
+
+    root = find_root()
+    return root / DEFAULT_PATH if root is not None else DEFAULT_PATH
+
+
+def resolve_url(db: str | None = None, *, create: bool = True) -> str:
+    """The database URL from --db (a path or URL), TUNEOPS_DATABASE_URL, or the project default.
+
+    ``create`` makes a SQLite file's folder; read-only commands pass False and create nothing.
+    """
+    value = db or os.environ.get(ENV_URL) or str(default_path())
     if "://" in value:
         scheme, rest = value.split("://", 1)
         return f"{PG_DRIVER}://{rest}" if scheme.lower() in _PG_SCHEMES else value
     path = Path(value).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def require_ledger(url: str) -> None:
+    """Raise LedgerNotFound when ``url`` names a SQLite file that does not exist (a read-only command's check)."""
+    path = sqlite_path(url)
+    if path is not None and not Path(path).is_file():
+        from tuneops.errors import LedgerNotFound
+
+        raise LedgerNotFound(path)
 
 
 def sqlite_path(url: str) -> str | None:
