@@ -34,7 +34,7 @@ def test_the_installed_plugin_is_listed_with_its_capabilities(installed: tuple[P
     table = subprocess.run([sys.executable, "-m", "tuneops", "providers", "list"], capture_output=True, text=True,
                            env={**env, "COLUMNS": "250"})
     assert table.returncode == 0, table.stderr
-    (row,) = [line for line in table.stdout.splitlines() if " acme " in line]
+    (row,) = [line for line in table.stdout.splitlines() if line.startswith("acme ")]
     assert "sft" in row and "file_id/openai_chat" in row and "ACME_API_KEY" in row and "example plugin" in row
     code = "from tuneops import registry; import json; d = registry.describe('acme'); print(d['origin'])"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
@@ -54,8 +54,10 @@ def test_the_plugin_is_built_from_its_name_and_asks_for_its_key(installed: tuple
 def test_the_plugin_passes_the_contract_suite(installed: tuple[Path, dict[str, str]]) -> None:
     tree, env = installed
     shutil.rmtree(tree / "src")  # the tests must exercise the installed package, not the source folder
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=tree,
-                          capture_output=True, text=True, env=env)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "tests"],
+                          cwd=tree, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "TestAcmeContract" not in done.stdout  # nothing failed or was skipped ...
-    assert " passed" in done.stdout and "skipped" not in done.stdout and "failed" not in done.stdout
+    assert " passed" in done.stdout and "failed" not in done.stdout
+    # The only contract tests it may skip are the serving ones: Acme's models answer without a deployment.
+    skips = [line for line in done.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert all("serves fine-tuned models directly" in line for line in skips), skips

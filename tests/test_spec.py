@@ -95,8 +95,8 @@ def test_a_credential_pasted_into_any_field_is_refused_with_the_field_named(
     assert f"{field}: holds what looks like a credential" in err
     for secret in ("sk-proj-abcdefghijklmnop0123", "AKIAABCDEFGHIJKLMNOP", "pa55word99"):
         assert secret not in err
-    assert main(["runs", "list", "--json"]) == 0
-    assert capsys.readouterr().out.strip() == "[]"  # nothing was admitted or stored
+    assert main(["runs", "list", "--json"]) == 2  # nothing was admitted or stored: not even a ledger exists
+    assert "no ledger at" in capsys.readouterr().err
 
 
 def test_a_misspelt_key_or_provider_gets_a_suggestion(tmp_path: Path) -> None:

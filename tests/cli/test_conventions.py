@@ -108,6 +108,9 @@ def test_usage_names_arguments_and_help_keeps_bracketed_words() -> None:
 
 def test_user_text_with_markup_prints_as_written(project: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from tuneops.store import open_store
+
+    open_store().close()  # an empty ledger: the run is what is missing
     assert main(["runs", "show", "[bold]run_x[/bold]"]) == 2
     assert "no run with id '[bold]run_x[/bold]'" in capsys.readouterr().err
     assert main(["history", "--job", "[red]x[/]", "--format", "plain"]) == 0

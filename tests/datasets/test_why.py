@@ -42,7 +42,9 @@ def without_ledger(state: dict[str, str]) -> dict[str, str]:
 
 
 def retrain(t: str, line: str) -> str:
-    return t + f"\n[retrain]\n{line}\n"
+    from tuneops.examples import RETRAIN
+
+    return t.replace(RETRAIN, "") + f"\n[retrain]\n{line}\n"  # the example's own [retrain] gives way
 
 
 SPEC_CASES: dict[str, tuple[Edit, str]] = {

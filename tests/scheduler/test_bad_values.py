@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tuneops.cli import main
+from tuneops.examples import RETRAIN
 from tuneops.store import open_store
 from tuneops.store.scheduler_tables import DecisionRow
 
@@ -24,7 +25,7 @@ BAD = {
 
 
 def _bad_specs(project: Path) -> None:
-    text = project.read_text()
+    text = project.read_text().replace(RETRAIN, "")  # each spec below states its own [retrain]
     for name, (line, _) in BAD.items():
         spec = text.replace('"support-triage"', f'"bad-{name}"', 1).replace("suffix = \"triage\"", f'suffix = "{name}"')
         (project.parent / f"bad-{name}.toml").write_text(spec + POLICY + line + "\n")
@@ -34,7 +35,7 @@ def _bad_specs(project: Path) -> None:
 
 def test_plan_and_tick_skip_each_bad_spec_with_its_reason(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _bad_specs(project)
-    project.write_text(project.read_text() + POLICY)
+    project.write_text(project.read_text().replace(RETRAIN, "") + POLICY)
     assert main(["schedule", "plan", "--no-estimate", "--json"]) == 0
     jobs = {j["job"]: j for j in json.loads(capsys.readouterr().out)["jobs"]}
     assert jobs["support-triage"]["decision"] == "skip" and "only 300 examples" in jobs["support-triage"]["reason"]

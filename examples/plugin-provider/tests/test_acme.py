@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class FakeAcme:
     """Acme's files and jobs in memory; ``failures`` answers the next call of an operation with a status."""
 
     files: dict[str, int] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: dict[str, list[tuple[int, float | None]]] = field(default_factory=dict)
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -45,8 +47,23 @@ class FakeAcme:
             return r
         assert request.headers["Authorization"] == "Bearer acme-test-key"
         fid = f"file_{next(self.ids)}"
-        self.files[fid] = len(request.read())
-        return httpx.Response(200, json={"id": fid, "bytes": self.files[fid], "filename": "train.jsonl"})
+        body = request.read()
+        name = re.search(rb'filename="([^"]+)"', body)
+        _headers, _, rest = body.partition(b"\r\n\r\n")  # the multipart part's headers, then the file
+        self.files[fid] = len(rest.rsplit(b"\r\n--", 1)[0])
+        self.names[fid] = name.group(1).decode() if name else "file"
+        return httpx.Response(200, json=self.record(fid))
+
+    def record(self, fid: str) -> dict[str, Any]:
+        return {"id": fid, "bytes": self.files[fid], "filename": self.names[fid], "created_at": 1_700_000_000}
+
+    def file(self, request: httpx.Request, fid: str) -> httpx.Response:
+        if fid not in self.files:
+            return httpx.Response(404, json={"error": {"code": "not_found", "message": f"no file {fid}"}})
+        return httpx.Response(200, json=self.record(fid))
+
+    def file_listing(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"data": [self.record(fid) for fid in self.files]})
 
     def create(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
@@ -107,6 +124,8 @@ def fake() -> Iterator[FakeAcme]:
     acme = FakeAcme()
     with respx.mock(base_url=BASE, assert_all_called=False) as router:
         router.post("/files").mock(side_effect=acme.upload)
+        router.get("/files").mock(side_effect=acme.file_listing)
+        router.get(url__regex=r"/files/(?P<fid>[^/]+)$").mock(side_effect=acme.file)
         router.post("/jobs").mock(side_effect=acme.create)
         router.get("/jobs").mock(side_effect=acme.listing)
         router.get(url__regex=JOB + "$").mock(side_effect=acme.get)

@@ -42,12 +42,17 @@ def register(app: typer.Typer) -> None:
         html: Path = typer.Option(..., "--html", help="Write index.html into this directory."),
         jobs: Path = typer.Option(Path("jobs"), "--jobs", help="Job specs, for the scheduler's next due triggers."),
         serve_it: bool = typer.Option(False, "--serve", help="Then serve it read-only on 127.0.0.1."),
-        port: int = typer.Option(8765, "--port", help="Port for --serve (0 picks a free one)."),
+        port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port for --serve (0 picks a free one)."),
     ) -> None:
         """One self-contained HTML page: runs, spend vs budgets, eval scores, loss curves, scheduler, audit, ROI."""
         from tuneops.cli import state
         from tuneops.dashboard import write_report
 
+        try:
+            html.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot make the directory {html}: {exc.strerror or exc}; name a new or "
+                                     "existing directory you can write to", param_hint="'--html'") from None
         path = write_report(state.store(), html, jobs_dir=jobs)
         state.console().print(f"report written to {path}")
         if serve_it:

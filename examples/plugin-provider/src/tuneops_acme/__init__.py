@@ -2,7 +2,8 @@
 
 The API it speaks, in full (JSON over HTTPS, bearer auth with ``ACME_API_KEY``):
 
-- ``POST /files`` (multipart ``file``) -> ``{"id", "bytes", "filename"}``
+- ``POST /files`` (multipart ``file``) -> ``{"id", "bytes", "filename"}``; ``GET /files/{id}`` -> that
+  record (404 once deleted); ``GET /files`` -> ``{"data": [record, ...]}``
 - ``POST /jobs`` ``{"base_model", "training_file", "validation_file", "epochs", "learning_rate_multiplier",
   "client_token"}`` -> a job; Acme stores ``client_token`` and echoes it back, which is what makes a
   create whose answer was lost findable again (``find``)
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tuneops.errors import UnsupportedOperation
-from tuneops.http import UPLOAD_TIMEOUT, JSONClient, chat_completion, check_call
+from tuneops.http import UPLOAD_TIMEOUT, JSONClient, chat_completion, check_call, find_files, verify_file
 from tuneops.provider import (
     Capabilities,
     Checkpoint,
@@ -39,6 +40,7 @@ from tuneops.provider import (
     RunStatus,
     Upload,
     map_status,
+    upload_filename,
 )
 
 __all__ = ["STATUSES", "AcmeProvider"]
@@ -82,9 +84,21 @@ class AcmeProvider:
         """``POST /files``."""
         with path.open("rb") as fh:
             obj = self.api.post("files", operation="upload", timeout=UPLOAD_TIMEOUT,
-                                files={"file": (f"{sha256[:16]}.jsonl", fh, "application/jsonl")})
+                                files={"file": (upload_filename(sha256), fh, "application/jsonl")})
         return Upload(self.name, sha256, str(obj["id"]), int(obj.get("bytes") or path.stat().st_size),
                       str(obj.get("filename") or path.name))
+
+    def location(self) -> str:
+        """Where uploads live: the API base URL (files belong to the key's account there)."""
+        return self.api.base_url
+
+    def verify_upload(self, upload: Upload) -> bool:
+        """``GET /files/{id}``: before reusing an upload, the file is still there with its size and name."""
+        return verify_file(self.api, upload, f"files/{upload.provider_file_id}")
+
+    def find_uploads(self, sha256: str, size: int) -> list[Upload]:
+        """Files left by an upload whose answer was lost: named after the bytes' hash, with their size."""
+        return find_files(self.api, sha256, size, (upload_filename(sha256),))
 
     # -- jobs ----------------------------------------------------------------------------------------
 
