@@ -156,11 +156,21 @@ def test_json_on_a_populated_ledger_parses(path: tuple[str, ...], ledger: dict[s
         assert captured.err.strip(), "a failure says why"
 
 
+# A binary file and a directory, made in each test's own folder: never system paths (as root, a command
+# told to write its output to /bin/ls or into / does exactly that).
+NOT_TEXT, A_DIR = "not-text.bin", "adir"
+
+
+def _odd_files(folder: Path) -> None:
+    (folder / NOT_TEXT).write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)))
+    (folder / A_DIR).mkdir(exist_ok=True)
+
+
 # Values a hurried or hostile user passes: wrong types, out of range, odd text, markup, files that are
 # not what they should be.
 NASTY = st.sampled_from([
     "", "x", "-1", "0", "1.5", "nan", "inf", "-inf", "1e999", "99999999999", "99999999999d", "-5d",
-    "{bad", "{}", "[]", '{"rate_429": 7}', "[bold]x[/]", "[eval]", "a b", "/bin/ls", "/dev/null", "/",
+    "{bad", "{}", "[]", '{"rate_429": 7}', "[bold]x[/]", "[eval]", "a b", NOT_TEXT, A_DIR,
     "..", "nope/none.toml", "0:abc", "1:" + "0" * 64, "run_", "ft:x:y", "job@", "@", "openai", "nosuch",
     "2026-13-45", "\u00e9\u4e2d", "--", "-", "x=1", "=", "http://user:pw@127.0.0.1:1/",
 ]) | st.text(max_size=12)
@@ -188,6 +198,7 @@ def test_malformed_arguments_never_end_in_a_traceback(path: tuple[str, ...], led
     monkeypatch.setenv("TUNEOPS_SANDBOX_URL", "http://127.0.0.1:9/v1")
     db = tmp_path / "ledger.db"
     shutil.copy(ledger["db"], db)  # the fuzzer may change things: its own copy
+    _odd_files(tmp_path)
 
     @settings(max_examples=12, deadline=None, derandomize=True,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -203,7 +214,7 @@ def test_malformed_arguments_never_end_in_a_traceback(path: tuple[str, ...], led
 
 # Every option and argument of every command also gets each of these once (the fuzzer may miss one):
 # a file that is no directory and no text, a negative number, not-a-number.
-CLASSIC = ("/bin/ls", "-1", "nan")
+CLASSIC = (NOT_TEXT, "-1", "nan")
 
 
 @pytest.mark.parametrize("path", LEAVES, ids=_ids)
@@ -214,6 +225,7 @@ def test_each_parameter_with_a_classic_bad_value(path: tuple[str, ...], ledger: 
     db = tmp_path / "ledger.db"
     shutil.copy(ledger["db"], db)
     monkeypatch.chdir(tmp_path)
+    _odd_files(tmp_path)
     params = [p for p in COMMANDS[path].params if p.name != "help" and not getattr(p, "is_flag", False)]
     for param in params:
         for value in CLASSIC:
