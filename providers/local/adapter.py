@@ -109,6 +109,26 @@ class LocalProvider:
                 os.replace(tmp, target)
             return Upload(self.name, sha256, f"{sha256}.jsonl", target.stat().st_size, path.name)
 
+    def location(self) -> str:
+        """Where uploads and jobs live: this machine's job root (uploads elsewhere are other files)."""
+        return f"file://{self.root}"
+
+    def verify_upload(self, upload: Upload) -> bool:
+        """The stored file is there with the same bytes (a local checksum is cheap, so it is checked)."""
+        target = self.root / "files" / upload.provider_file_id
+        if not target.is_file() or target.stat().st_size != upload.bytes:
+            return False
+        with target.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest() == upload.sha256
+
+    def find_uploads(self, sha256: str, size: int) -> list[Upload]:
+        """The content-addressed copy of these bytes, if an earlier upload left one."""
+        target = self.root / "files" / f"{sha256}.jsonl"
+        if not target.is_file() or target.stat().st_size != size:
+            return []
+        found = Upload(self.name, sha256, target.name, size, target.name)
+        return [found] if self.verify_upload(found) else []
+
     # -- create ----------------------------------------------------------------------------------------
 
     def job_name(self, request: CreateRequest) -> str:

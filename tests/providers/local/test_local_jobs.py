@@ -123,4 +123,5 @@ def test_a_spec_the_local_provider_cannot_train_is_refused_before_anything_is_wr
     err = capsys.readouterr().err
     assert expected in err and "Traceback" not in err
     assert not (tmp_path / ".tuneops" / "local" / "jobs").exists()
-    assert main(["runs", "list", "--json"]) == 0 and json.loads(capsys.readouterr().out) == []
+    assert main(["runs", "list", "--json"]) == 2  # nothing admitted: not even a ledger was created
+    assert "no ledger at" in capsys.readouterr().err
