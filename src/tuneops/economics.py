@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuneops.errors import BudgetExceeded, TuneopsError
-from tuneops.spec import JobSpec
+
+if TYPE_CHECKING:  # annotations only: read commands price runs without building the spec models
+    from tuneops.spec import JobSpec
 
 BUILTIN = Path(__file__).parent / "data" / "pricing.toml"
 MICRO = 1_000_000
