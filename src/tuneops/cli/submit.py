@@ -87,7 +87,6 @@ def submit(
                               show_default=False),
 ) -> None:
     """Validate, estimate and submit a job spec: at most one run per intent (same spec and data)."""
-    from tuneops import spec as specmod
     from tuneops.errors import RunFailed, TuneopsError
 
     if again != bool(reason):
@@ -100,12 +99,7 @@ def submit(
     from tuneops.runs.intent import NEW, NO_CHANGES, REJECTED, describe
     from tuneops.runs.orchestrator import Orchestrator, ProviderPool
 
-    loaded = specmod.load(spec)
-    if provider and provider != loaded.spec.model.provider:
-        # The other provider's required options, checked before anything is uploaded.
-        problems = specmod.option_problems(loaded.path.read_text(encoding="utf-8"), loaded.spec, [provider])
-        if problems:
-            raise specmod.SpecError(str(loaded.path), problems)
+    loaded = _load(spec, provider)
     orch = Orchestrator(None, ProviderPool(timeout=state.HTTP_TIMEOUT))  # type: ignore[arg-type]  # the ledger opens after preparing
     eval_failed = False
     orch.notice = _notice
@@ -137,14 +131,7 @@ def submit(
                 out.print(f"{run.provider} refused the job: {run.error_message or run.error_code}",
                           soft_wrap=True, highlight=False, markup=False)
         if watch and outcome.how != NO_CHANGES:
-            from tuneops.cli.watch import follow
-
-            run = follow(orch, run.id, quiet=as_json)
-            if run.state == "succeeded" and not no_promote:
-                from tuneops.cli.evals import after_run
-
-                # A model that could not be scored or promoted is a failed submission for scripts (exit 1).
-                eval_failed = after_run(orch, loaded, run, quiet=as_json) is None
+            run, eval_failed = _follow(orch, loaded, run, promote=not no_promote, quiet=as_json)
     except KeyboardInterrupt:
         raise typer.Exit(interrupted(orch, spec)) from None
     finally:
@@ -162,17 +149,11 @@ def plan(
     timeout: float = typer.Option(None, "--timeout", help=TIMEOUT_HELP, show_default=False),
 ) -> None:
     """What `tuneops submit` would do: uploads, the provider's create request, estimate and budget. Writes nothing."""
-    from tuneops import spec as specmod
     from tuneops.runs.orchestrator import Orchestrator, ProviderPool
     from tuneops.runs.plan import make_plan, show_plan
 
     set_timeout(timeout)
-    loaded = specmod.load(spec)
-    if provider and provider != loaded.spec.model.provider:
-        # The other provider's required options, checked before anything is uploaded.
-        problems = specmod.option_problems(loaded.path.read_text(encoding="utf-8"), loaded.spec, [provider])
-        if problems:
-            raise specmod.SpecError(str(loaded.path), problems)
+    loaded = _load(spec, provider)
     orch = Orchestrator(None, ProviderPool(timeout=state.HTTP_TIMEOUT))  # type: ignore[arg-type]
     try:
         prepared = orch.prepare(loaded, provider=provider, check_budget=False)
@@ -200,13 +181,7 @@ def _submit_with_pilot(orch: Any, loaded: Any, pilot: int | None, provider: str 
             state.console().print(f"run {run.id}: {render.state(run.state)} at {run.provider}"
                                   + (f" (job {run.provider_job_id})" if run.provider_job_id else ""))
         if watch:
-            from tuneops.cli.watch import follow
-
-            run = follow(orch, run.id, quiet=as_json)
-            if run.state == "succeeded" and not no_promote:
-                from tuneops.cli.evals import after_run
-
-                eval_failed = after_run(orch, loaded, run, quiet=as_json) is None
+            run, eval_failed = _follow(orch, loaded, run, promote=not no_promote, quiet=as_json)
     except KeyboardInterrupt:
         raise typer.Exit(interrupted(orch, loaded.path)) from None
     finally:
@@ -214,3 +189,29 @@ def _submit_with_pilot(orch: Any, loaded: Any, pilot: int | None, provider: str 
     if as_json:
         state.print_json(render.run_dict(run))
     raise typer.Exit(1 if run.state in ("failed", "unknown") or eval_failed else 0)
+
+
+def _load(spec: Path, provider: str | None) -> Any:
+    """The spec, with ``--provider``'s required options checked before anything is uploaded."""
+    from tuneops import spec as specmod
+
+    loaded = specmod.load(spec)
+    if provider and provider != loaded.spec.model.provider:
+        problems = specmod.option_problems(loaded.path.read_text(encoding="utf-8"), loaded.spec, [provider])
+        if problems:
+            raise specmod.SpecError(str(loaded.path), problems)
+    return loaded
+
+
+def _follow(orch: Any, loaded: Any, run: Any, *, promote: bool, quiet: bool) -> tuple[Any, bool]:
+    """Watch ``run`` to its end, then evaluate and promote; (the run, whether eval or promotion failed).
+
+    A model that could not be scored or promoted is a failed submission for scripts (exit 1)."""
+    from tuneops.cli.watch import follow
+
+    run = follow(orch, run.id, quiet=quiet)
+    if run.state != "succeeded" or not promote:
+        return run, False
+    from tuneops.cli.evals import after_run
+
+    return run, after_run(orch, loaded, run, quiet=quiet) is None
