@@ -35,36 +35,78 @@ ACTIONS = [("run.admitted", None), ("upload.created", None), ("run.submitted", N
            ("eval.completed", None), ("model.promoted", None)]
 
 
-def events(n: int, seed: int = 7) -> Iterator[tuple]:
-    """``n`` chained events, oldest first, a year up to now: (seq, at, ..., prev_hash, hash)."""
+def run_id(k: int) -> str:
+    """The id of the bench's k-th run (bench/cli fills its runs under the same ids)."""
+    return f"run_{k:012d}"
+
+
+def events(n: int, runs: int | None = None, seed: int = 7) -> Iterator[tuple]:
+    """``n`` chained events, oldest first, a year up to now: (seq, at, ..., prev_hash, hash).
+
+    The events belong to ``runs`` runs (default one per 8 events), in order; each run's first event is
+    its ``run.admitted`` (as the lifecycle writes it), so `audit verify`'s runs-against-events check holds
+    once the ledger has those runs (``fill`` writes them).
+    """
     from tuneops import audit
     from tuneops.clock import utcnow
 
+    runs = runs or max(1, n // 8)
     rng = random.Random(seed)
     start = utcnow() - timedelta(days=365)
     step = timedelta(days=365) / n
     prev = audit.GENESIS
+    last_k = -1
     for seq in range(1, n + 1):
         at = start + step * seq
-        action, to_state = ACTIONS[rng.randrange(len(ACTIONS))]
-        job = JOBS[rng.randrange(len(JOBS))]
+        k = (seq - 1) * runs // n
+        action, to_state = ACTIONS[0] if k != last_k else ACTIONS[1 + rng.randrange(len(ACTIONS) - 1)]
+        last_k = k
+        job = JOBS[k % len(JOBS)]
         details = {"provider": PROVIDERS[rng.randrange(len(PROVIDERS))], "to_state": to_state,
-                   "cost_microusd": rng.randrange(10_000_000), "run_id": f"run_{seq // 8:012d}"}
+                   "cost_microusd": rng.randrange(10_000_000), "run_id": run_id(k)}
         payload = audit.canonical({k: v for k, v in details.items() if v is not None}).decode()
         actor = ACTORS[rng.randrange(len(ACTORS))]
-        subject = f"run_{seq // 8:012d}"
-        digest = audit.event_hash(prev, seq, at, actor, action, "run", subject, job, payload)
-        yield (seq, at, actor, action, "run", subject, job, payload, prev, digest)
+        digest = audit.event_hash(prev, seq, at, actor, action, "run", run_id(k), job, payload)
+        yield (seq, at, actor, action, "run", run_id(k), job, payload, prev, digest)
         prev = digest
 
 
-def fill(store, n: int) -> float:  # type: ignore[no-untyped-def]
-    """Insert ``n`` events with valid hashes and move the chain head; returns seconds taken."""
+def insert_rows(cur, table: str, rows: list[dict], mark: str = "?") -> None:  # type: ignore[no-untyped-def]
+    """Insert dict rows; NOT NULL columns a row leaves out get a plain value of their type (the schema
+    may gain columns; the benches should still run). SQLite only when ``mark`` is "?"."""
+    if mark == "?":
+        info = [(name, kind, notnull, default, pk)
+                for _, name, kind, notnull, default, pk in cur.execute(f"PRAGMA table_info({table})").fetchall()]
+    else:
+        cur.execute("SELECT column_name, data_type, is_nullable = 'NO', column_default, false FROM "
+                    "information_schema.columns WHERE table_name = %s AND table_schema = current_schema()", (table,))
+        info = cur.fetchall()
+    columns = [name for name, _k, _n, _d, pk in info if not (pk and name == "id" and "id" not in rows[0])]
+    at = rows[0].get("created_at", "2026-01-01 00:00:00.000000")
+    filler = {name: ("" if "CHAR" in kind.upper() or "TEXT" in kind.upper() else
+                     at if kind.upper().startswith(("DATE", "TIMESTAMP"))
+                     else False if kind.upper() == "BOOLEAN" else 0)
+              for name, kind, notnull, default, _pk in info if notnull and default is None}
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    cur.executemany(sql, [tuple(r.get(c, filler.get(c)) for c in columns) for r in rows])
+
+
+def bare_runs(runs: int) -> list[dict]:
+    """Minimal run rows for the events' runs (bench/cli writes full ones instead)."""
+    return [{"id": run_id(k), "idempotency_key": f"key-{k}", "job_name": JOBS[k % len(JOBS)], "state": "succeeded",
+             "provider": PROVIDERS[k % len(PROVIDERS)], "created_at": "2026-01-01 00:00:00.000000"}
+            for k in range(runs)]
+
+
+def fill(store, n: int, runs: int | None = None, *, run_rows: bool = True) -> float:  # type: ignore[no-untyped-def]
+    """Insert ``n`` events with valid hashes for ``runs`` runs (and, with ``run_rows``, those runs), and move
+    the chain head; returns seconds taken."""
     t0 = time.perf_counter()
+    runs = runs or max(1, n // 8)
     sqlite = store.dialect == "sqlite"
+    mark = "?" if sqlite else "%s"
     insert = ("INSERT INTO audit_event (seq, at, actor, action, subject_type, subject_id, job_name, details, "
-              "prev_hash, hash) VALUES " + ("(?,?,?,?,?,?,?,?,?,?)" if sqlite else
-                                            "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"))
+              f"prev_hash, hash) VALUES ({', '.join([mark] * 10)})")
     raw = store.engine.raw_connection()
     try:
         cur = raw.cursor()
@@ -72,7 +114,7 @@ def fill(store, n: int) -> float:  # type: ignore[no-untyped-def]
             cur.execute("BEGIN IMMEDIATE")
         batch: list[tuple] = []
         last = None
-        for row in events(n):
+        for row in events(n, runs):
             if sqlite:  # SQLAlchemy's SQLite DATETIME text form
                 row = (row[0], row[1].strftime("%Y-%m-%d %H:%M:%S.%f"), *row[2:])
             batch.append(row)
@@ -82,7 +124,8 @@ def fill(store, n: int) -> float:  # type: ignore[no-untyped-def]
             last = row
         if batch:
             cur.executemany(insert, batch)
-        mark = "?" if sqlite else "%s"
+        if run_rows:
+            insert_rows(cur, "run", bare_runs(runs), mark)
         cur.execute(f"UPDATE audit_head SET seq = {mark}, hash = {mark} WHERE id = 1", (last[0], last[-1]))
         if sqlite:
             cur.execute("COMMIT")

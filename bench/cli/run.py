@@ -34,22 +34,13 @@ STATES = ["succeeded"] * 7 + ["failed", "cancelled", "running"]
 TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DATETIME text
 
 
-def _insert(cur, table: str, rows: list[dict]) -> None:  # type: ignore[no-untyped-def]
-    """Insert dict rows; NOT NULL columns a row leaves out get a plain value of their type (other
-    branches may add columns; the bench should still run)."""
-    info = cur.execute(f"PRAGMA table_info({table})").fetchall()
-    columns = [name for _, name, _t, _n, _d, pk in info if not (pk and name == "id" and "id" not in rows[0])]
-    filler = {name: ("" if "CHAR" in kind.upper() or "TEXT" in kind.upper() else
-                     rows[0].get("created_at", "2026-01-01 00:00:00.000000") if "DATE" in kind.upper() else 0)
-              for _, name, kind, notnull, default, _pk in info if notnull and default is None}
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    cur.executemany(sql, [tuple(r.get(c, filler.get(c)) for c in columns) for r in rows])
-
-
 def fill_runs(db: str, n: int, seed: int = 11) -> float:
     """``n`` runs over a year with 3 events each, a model (and checkpoints) per succeeded run, an eval for
     one model in ten, an alias per job; returns seconds taken."""
     import sqlite3
+
+    from run import insert_rows as _insert  # bench/audit's: the same ids as its events
+    from run import run_id as _run_id
 
     t0 = time.perf_counter()
     rng = random.Random(seed)
@@ -60,7 +51,7 @@ def fill_runs(db: str, n: int, seed: int = 11) -> float:
     runs, events, models, checkpoints, evals = [], [], [], [], []
     for i in range(n):
         at = (start + timedelta(seconds=i * 300)).strftime(TIME)
-        run_id = f"run_{i:020d}"
+        run_id = _run_id(i)
         job, provider, state = JOBS[i % len(JOBS)], PROVIDERS[rng.randrange(6)], STATES[rng.randrange(10)]
         model_id = f"ft:base:{job}:{i:08d}" if state == "succeeded" else None
         runs.append({"id": run_id, "idempotency_key": f"key-{i}", "job_name": job, "spec_path": f"jobs/{job}.toml",
@@ -147,7 +138,7 @@ def main() -> int:
         tmp = Path(tempfile.mkdtemp(prefix="tuneops-bench-cli-"))
         db = str(tmp / "ledger.db")
         store = open_store(db)
-        seconds = fill_audit(store, args.events)
+        seconds = fill_audit(store, args.events, args.runs, run_rows=False)
         store.close()
         print(f"built {args.events:,} chained audit events in {seconds:.1f}s")
         print(f"built {args.runs:,} runs in {fill_runs(db, args.runs):.1f}s")
