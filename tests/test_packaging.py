@@ -37,6 +37,12 @@ def test_every_provider_package_is_an_entry_point() -> None:
     assert _provider_dirs() <= targets
 
 
+def test_every_built_in_provider_declares_its_capabilities_for_listings() -> None:
+    # Without a declaration `providers list` would import that adapter (and httpx or its SDK) to list it.
+    groups = PYPROJECT["project"]["entry-points"]
+    assert set(groups["tuneops.capabilities"]) == set(groups["tuneops.providers"])
+
+
 def test_the_installed_distribution_registers_every_declared_provider() -> None:
     declared = set(PYPROJECT["project"]["entry-points"]["tuneops.providers"])
     installed = {ep.name for ep in entry_points(group="tuneops.providers")}

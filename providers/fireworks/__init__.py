@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
-from tuneops.providers.fireworks.adapter import FireworksDeployment, FireworksProvider
+from typing import TYPE_CHECKING
+
+from tuneops.lazy import exports
+
+if TYPE_CHECKING:
+    from tuneops.providers.fireworks.adapter import FireworksDeployment, FireworksProvider
 
 __all__ = ["FireworksDeployment", "FireworksProvider"]
+
+# Loaded on first use: `providers list` imports only this package's capabilities module.
+__getattr__ = exports(__name__, {"FireworksDeployment": f"{__name__}.adapter",
+                                 "FireworksProvider": f"{__name__}.adapter"})

@@ -38,6 +38,7 @@ from tuneops.provider import (
     map_status,
 )
 from tuneops.providers.fireworks import datasets
+from tuneops.providers.fireworks.capabilities import FIREWORKS_CAPABILITIES
 from tuneops.providers.fireworks.models import MODELS
 from tuneops.providers.fireworks.options import CONNECTION, FireworksOptions
 from tuneops.providers.fireworks.serving import FireworksServing
@@ -77,26 +78,7 @@ class FireworksProvider(FireworksServing):
     base_models: ClassVar[tuple[TunableModel, ...]] = MODELS
     options_schema: ClassVar[type[ProviderOptions]] = FireworksOptions
     connection_settings: ClassVar[Mapping[str, str | None]] = CONNECTION
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        methods=frozenset({"sft", "dpo"}),
-        staging="dataset",
-        data_format="openai_chat",
-        can_cancel=True,
-        can_pause=False,
-        can_resume=True,
-        lists_jobs=True,
-        needs_deployment=True,
-        max_upload_bytes=None,  # signed-URL uploads; Fireworks documents no byte limit
-        min_examples=3,
-        learning_rate="absolute",
-        batch_size_unit="examples",
-        credentials=("FIREWORKS_API_KEY", "FIREWORKS_ACCOUNT_ID"),
-        models=("accounts/fireworks/models/llama-v3p1-8b-instruct",
-                "accounts/fireworks/models/qwen2p5-7b-instruct"),
-        serve_modes=("dedicated",),
-        notes="LoRA models are served from a dedicated deployment (deploy()); portable batch_size maps "
-              "to batchSizeSamples; no event list (events are derived from the job)",
-    )
+    capabilities: ClassVar[Capabilities] = FIREWORKS_CAPABILITIES
 
     def __init__(self, config: ProviderConfig | None = None, *, sleep: Callable[[float], Any] = time.sleep):
         config = config or ProviderConfig()

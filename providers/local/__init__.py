@@ -6,6 +6,14 @@ models only when asked.
 
 from __future__ import annotations
 
-from tuneops.providers.local.adapter import LocalProvider
+from typing import TYPE_CHECKING
+
+from tuneops.lazy import exports
+
+if TYPE_CHECKING:
+    from tuneops.providers.local.adapter import LocalProvider
 
 __all__ = ["LocalProvider"]
+
+# Loaded on first use: `providers list` imports only this package's capabilities module.
+__getattr__ = exports(__name__, {"LocalProvider": f"{__name__}.adapter"})

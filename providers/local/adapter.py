@@ -37,6 +37,7 @@ from tuneops.provider import (
     map_status,
 )
 from tuneops.providers.local import loading, settings
+from tuneops.providers.local.capabilities import LOCAL_CAPABILITIES
 from tuneops.providers.local.jobs import JobDir, read_jsonl, write_json
 from tuneops.providers.local.options import CONNECTION, LocalOptions
 from tuneops.providers.local.status import CANCELLING, LIVE, QUEUED, STATUS_TABLE, SUCCEEDED
@@ -60,22 +61,7 @@ class LocalProvider:
     name: ClassVar[str] = "local"
     options_schema: ClassVar[type[ProviderOptions]] = LocalOptions
     connection_settings: ClassVar[Mapping[str, str | None]] = CONNECTION
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        methods=frozenset({"sft"}),
-        staging="file_id",
-        data_format="openai_chat",
-        can_cancel=True,
-        can_pause=False,
-        can_resume=False,
-        lists_jobs=True,
-        needs_deployment=False,
-        min_examples=1,
-        learning_rate="absolute",
-        batch_size_unit="examples",
-        credentials=(),
-        notes="trains LoRA adapters with transformers + peft on this machine (QLoRA with CUDA); needs the "
-              "`local` extra; nothing leaves the machine",
-    )
+    capabilities: ClassVar[Capabilities] = LOCAL_CAPABILITIES
 
     def __init__(self, config: ProviderConfig | None = None, *, launcher: Launcher = training_command):
         config = config or ProviderConfig()

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
-from tuneops.providers.mistral.adapter import MistralProvider
+from typing import TYPE_CHECKING
+
+from tuneops.lazy import exports
+
+if TYPE_CHECKING:
+    from tuneops.providers.mistral.adapter import MistralProvider
 
 __all__ = ["MistralProvider"]
+
+# Loaded on first use: `providers list` imports only this package's capabilities module.
+__getattr__ = exports(__name__, {"MistralProvider": f"{__name__}.adapter"})

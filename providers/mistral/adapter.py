@@ -42,6 +42,7 @@ from tuneops.provider import (
     map_status,
     upload_filename,
 )
+from tuneops.providers.mistral.capabilities import MISTRAL_CAPABILITIES
 from tuneops.providers.mistral.models import MODELS
 from tuneops.providers.mistral.options import CONNECTION, MistralOptions
 from tuneops.providers.mistral.status import AWAITING_START, STATUS_TABLE
@@ -62,26 +63,7 @@ class MistralProvider:
     base_models: ClassVar[tuple[TunableModel, ...]] = MODELS
     options_schema: ClassVar[type[ProviderOptions]] = MistralOptions
     connection_settings: ClassVar[Mapping[str, str | None]] = CONNECTION
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        methods=frozenset({"sft"}),
-        staging="file_id",
-        data_format="mistral_chat",
-        can_cancel=True,
-        can_pause=False,
-        can_resume=False,
-        lists_jobs=True,
-        needs_deployment=False,
-        max_upload_bytes=512 * 1024 * 1024,  # docs.mistral.ai known limitations
-        min_examples=1,
-        learning_rate="absolute",
-        batch_size_unit="examples",
-        credentials=("MISTRAL_API_KEY",),
-        models=("open-mistral-7b", "open-mistral-nemo", "mistral-small-latest", "mistral-large-latest",
-                "ministral-3b-latest", "ministral-8b-latest", "codestral-latest", "pixtral-12b-latest"),
-        deprecated="Mistral's OpenAPI tags the fine-tuning API '(deprecated) Fine Tuning' and mistralai>=2.6 "
-                   "removed fine-tuning jobs (docs.mistral.ai/api/endpoint/fine-tuning)",
-        notes="no batch size or seed setting; failure details arrive as job events",
-    )
+    capabilities: ClassVar[Capabilities] = MISTRAL_CAPABILITIES
 
     def __init__(self, config: ProviderConfig | None = None, *, sleep: Callable[[float], Any] = time.sleep):
         config = config or ProviderConfig()

@@ -17,7 +17,6 @@ from tuneops.provider import (
     Checkpoint,
     Completion,
     CreateRequest,
-    HyperparameterLimits,
     MetricPoint,
     ProviderConfig,
     ProviderEvent,
@@ -29,6 +28,7 @@ from tuneops.provider import (
     upload_filename,
 )
 from tuneops.providers.openai import body as bodies
+from tuneops.providers.openai.capabilities import OPENAI_CAPABILITIES
 from tuneops.providers.openai.errors import call
 from tuneops.providers.openai.models import OPENAI_MODELS
 from tuneops.providers.openai.options import OPENAI_CONNECTION, OpenAIOptions
@@ -40,7 +40,7 @@ from tuneops.providers.openai.results import (
     parse_result_csv,
 )
 from tuneops.providers.openai.status import STATUS_TABLE
-from tuneops.providers.openai.uploads import MAX_PART_BYTES, MAX_UPLOAD_BYTES, ChunkedUpload
+from tuneops.providers.openai.uploads import MAX_PART_BYTES, ChunkedUpload
 
 KEY_FIELD = bodies.KEY_FIELD  # kept importable from here: the metadata key that carries the run key
 
@@ -50,26 +50,6 @@ DEFAULT_CHUNKED_ABOVE_BYTES = 256 * 1024 * 1024
 DEFAULT_UPLOAD_WORKERS = 4
 PAGE = 100
 
-OPENAI_CAPABILITIES = Capabilities(
-    methods=frozenset({"sft", "dpo"}),
-    staging="file_id",
-    data_format="openai_chat",
-    can_cancel=True,
-    can_pause=True,
-    can_resume=True,
-    lists_jobs=True,
-    max_upload_bytes=MAX_UPLOAD_BYTES,
-    min_examples=10,
-    learning_rate="multiplier",
-    credentials=("OPENAI_API_KEY",),
-    models=("gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14",
-            "gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18"),
-    deprecated="OpenAI is winding down self-serve fine-tuning for new users",
-    webhooks=True,
-    limits=HyperparameterLimits(seed=(0, 2**31 - 1), epochs=(1, 50),
-                                source="OpenAI API reference: n_epochs 1-50 (reference/providers.md); "
-                                       "seed a 32-bit int"),
-)
 
 
 class OpenAIProvider:

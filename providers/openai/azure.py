@@ -18,7 +18,7 @@ from tuneops.basemodels import TunableModel
 from tuneops.errors import MissingCredential, PermanentProviderError, TransientProviderError, UnsupportedOperation
 from tuneops.options import ProviderOptions
 from tuneops.provider import Capabilities, CreateRequest, ProviderConfig, RunStatus
-from tuneops.providers.openai.adapter import OPENAI_CAPABILITIES, OpenAIProvider
+from tuneops.providers.openai.adapter import OpenAIProvider
 from tuneops.providers.openai.arm import (
     MANAGEMENT_API_VERSION,
     MANAGEMENT_URL,
@@ -26,32 +26,11 @@ from tuneops.providers.openai.arm import (
     AzureDeployment,
     deployment_record,
 )
+from tuneops.providers.openai.capabilities import AZURE_CAPABILITIES
 from tuneops.providers.openai.models import AZURE_MODELS
 from tuneops.providers.openai.options import AZURE_CONNECTION, AzureOptions
 from tuneops.providers.openai.serving import AzureServing
 from tuneops.providers.openai.status import STATUS_TABLE
-from tuneops.providers.openai.uploads import MAX_UPLOAD_BYTES
-
-AZURE_CAPABILITIES = Capabilities(
-    methods=frozenset({"sft", "dpo"}),
-    staging="file_id",
-    data_format="openai_chat",
-    can_cancel=True,
-    can_pause=True,
-    can_resume=True,
-    lists_jobs=True,
-    needs_deployment=True,
-    serve_modes=("on_demand", "dedicated", "provisioned"),
-    max_upload_bytes=MAX_UPLOAD_BYTES,
-    min_examples=10,
-    learning_rate="multiplier",
-    credentials=("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN"),
-    models=("gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14",
-            "gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", "gpt-35-turbo-0125"),
-    notes="endpoint from AZURE_OPENAI_ENDPOINT or the user config file; a fine-tuned model serves only "
-          "after deploy() (hosting is billed hourly); older quota page: one training job at a time per resource",
-    limits=OPENAI_CAPABILITIES.limits,  # the same fine-tuning API
-)
 
 # Older Azure api-versions reported created/pending (REST reference 2023-12-01-preview; unconfirmed
 # on v1, where the OpenAI values apply). Both are accepted.

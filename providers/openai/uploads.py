@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from tuneops.errors import PermanentProviderError
+from tuneops.providers.openai.capabilities import MAX_UPLOAD_BYTES
 
 MAX_PART_BYTES = 64 * 1024 * 1024
-MAX_UPLOAD_BYTES = 8 * 1024 ** 3
 # A sidecar whose upload expires sooner than this is not resumed: the parts could not all make it.
 _EXPIRY_MARGIN_SECONDS = 120
 _SIDECAR_VERSION = 1

@@ -36,6 +36,7 @@ from tuneops.provider import (
     upload_filename,
 )
 from tuneops.providers.together import files
+from tuneops.providers.together.capabilities import TOGETHER_CAPABILITIES
 from tuneops.providers.together.models import MODELS
 from tuneops.providers.together.options import CONNECTION, TogetherOptions
 from tuneops.providers.together.serving import TogetherServing
@@ -71,26 +72,7 @@ class TogetherProvider(TogetherServing):
     base_models: ClassVar[tuple[TunableModel, ...]] = MODELS
     options_schema: ClassVar[type[ProviderOptions]] = TogetherOptions
     connection_settings: ClassVar[Mapping[str, str | None]] = CONNECTION
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        methods=frozenset({"sft", "dpo"}),
-        staging="file_id",
-        data_format="openai_chat",
-        can_cancel=True,
-        can_pause=False,
-        can_resume=False,
-        lists_jobs=True,
-        needs_deployment=False,
-        serve_modes=("dedicated",),
-        max_upload_bytes=files.SINGLE_PUT_MAX_BYTES,
-        min_examples=1,
-        learning_rate="absolute",
-        batch_size_unit="examples",
-        credentials=("TOGETHER_API_KEY",),
-        models=("meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
-                "meta-llama/Meta-Llama-3.1-70B-Instruct-Reference", "Qwen/Qwen2.5-72B-Instruct"),
-        notes="serverless LoRA inference only for some base models, others need a dedicated endpoint; "
-              "failure details arrive as job events",
-    )
+    capabilities: ClassVar[Capabilities] = TOGETHER_CAPABILITIES
 
     def __init__(self, config: ProviderConfig | None = None, *, sleep: Callable[[float], Any] = time.sleep):
         config = config or ProviderConfig()

@@ -17,10 +17,8 @@ from typing import Any
 from tuneops.errors import PermanentProviderError, TransientProviderError, UnsupportedOperation
 from tuneops.http import UPLOAD_TIMEOUT, JSONClient
 from tuneops.provider import Upload
+from tuneops.providers.together.capabilities import SINGLE_PUT_MAX_BYTES
 from tuneops.providers.together.status import FILE_FAILED, FILE_PROCESSING
-
-# Above this the SDK switches to its multipart protocol, which this adapter does not speak yet.
-SINGLE_PUT_MAX_BYTES = 5 * 2**30
 
 
 def _register(api: JSONClient, path: Path, sha256: str, purpose: str) -> tuple[str, str | None]:

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
-from tuneops.providers.vertex.adapter import VertexProvider
+from typing import TYPE_CHECKING
+
+from tuneops.lazy import exports
+
+if TYPE_CHECKING:
+    from tuneops.providers.vertex.adapter import VertexProvider
 
 __all__ = ["VertexProvider"]
+
+# Loaded on first use: `providers list` imports only this package's capabilities module.
+__getattr__ = exports(__name__, {"VertexProvider": f"{__name__}.adapter"})

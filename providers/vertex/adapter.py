@@ -35,7 +35,8 @@ from tuneops.provider import (
 from tuneops.providers.vertex import body as bodies
 from tuneops.providers.vertex import parse
 from tuneops.providers.vertex.api import VertexAPI
-from tuneops.providers.vertex.auth import TOKEN_ENV, token_source
+from tuneops.providers.vertex.auth import token_source
+from tuneops.providers.vertex.capabilities import CAPABILITIES
 from tuneops.providers.vertex.errors import MissingOption
 from tuneops.providers.vertex.gcs import GCSStaging
 from tuneops.providers.vertex.labels import KEY_LABEL, encode_key
@@ -44,23 +45,6 @@ from tuneops.providers.vertex.options import CONNECTION, VertexOptions
 
 DEFAULT_REGION = "us-central1"
 
-CAPABILITIES = Capabilities(
-    methods=frozenset({"sft", "dpo"}),
-    staging="bucket_uri",
-    data_format="gemini",
-    can_cancel=True,
-    can_pause=False,
-    can_resume=False,
-    lists_jobs=True,
-    needs_deployment=False,  # a successful job comes with a ready endpoint
-    max_upload_bytes=1024 ** 3,
-    min_examples=1,  # Google recommends ~100 examples but documents no hard minimum
-    learning_rate="multiplier",
-    credentials=(TOKEN_ENV, "GOOGLE_APPLICATION_CREDENTIALS"),
-    models=("gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.5-pro", "gemini-2.0-flash-001",
-            "gemini-2.0-flash-lite-001"),
-    notes="data staged in gs://<options.vertex.bucket>; model id is the tuned endpoint",
-)
 
 # Generation settings evals may pass, mapped to generationConfig fields.
 _GENERATION = {"temperature": "temperature", "max_tokens": "maxOutputTokens",

@@ -15,9 +15,9 @@ import httpx
 
 from tuneops.errors import MissingCredential, ProviderUnavailable
 from tuneops.provider import ProviderConfig
+from tuneops.providers.vertex.capabilities import TOKEN_ENV
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
-TOKEN_ENV = "GOOGLE_OAUTH_ACCESS_TOKEN"
 INSTALL = "pip install 'tuneops[vertex]'"
 
 

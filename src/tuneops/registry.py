@@ -1,22 +1,24 @@
 """Provider discovery through the ``tuneops.providers`` entry-point group: one path for built-ins and plugins.
 
 Listing names imports nothing; creating a provider imports only its own entry point, so heavy SDKs
-load only in the commands that use them.
+load only in the commands that use them. A provider may also declare its capabilities in the
+``tuneops.capabilities`` group (a light module, no HTTP client), which is all a listing reads.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint, EntryPoints, entry_points
 from typing import TYPE_CHECKING, Any
 
 from tuneops.errors import ProviderNotFound, TuneopsError
 
 if TYPE_CHECKING:
-    from tuneops.provider import Provider, ProviderConfig
+    from tuneops.provider import Capabilities, Provider, ProviderConfig
 
 GROUP = "tuneops.providers"
+CAPABILITIES_GROUP = "tuneops.capabilities"
 
 Factory = Callable[["ProviderConfig"], "Provider"]
 
@@ -24,9 +26,10 @@ Factory = Callable[["ProviderConfig"], "Provider"]
 _registered: dict[str, Factory] = {}
 
 
-def _entry_points() -> dict[str, EntryPoint]:
+def _entry_points(installed: EntryPoints | None = None) -> dict[str, EntryPoint]:
+    """The provider entry points by name (from ``installed`` when the caller already scanned them)."""
     found: dict[str, EntryPoint] = {}
-    for ep in entry_points(group=GROUP):
+    for ep in (installed.select(group=GROUP) if installed is not None else entry_points(group=GROUP)):
         prior = found.get(ep.name)
         if prior is not None and prior.value != ep.value:
             raise TuneopsError(
@@ -94,9 +97,45 @@ def register(name: str, factory: Factory) -> Callable[[], None]:
     return undo
 
 
+def capabilities(name: str) -> Capabilities:
+    """What ``name`` can do: its declared ``tuneops.capabilities`` entry, else its factory's attribute."""
+    return _describe(name, entry_points())["capabilities"]
+
+
 def describe(name: str) -> dict[str, Any]:
     """Name, capabilities and origin of one provider, for listings."""
-    factory = load(name)
-    caps = getattr(factory, "capabilities", None)
-    ep = _entry_points().get(name)
-    return {"name": name, "capabilities": caps, "origin": ep.value if ep else "registered in-process"}
+    return _describe(name, entry_points())
+
+
+def describe_all() -> list[dict[str, Any]]:
+    """``describe`` for every provider, sorted by name; one that cannot load has an ``error`` instead."""
+    installed = entry_points()  # one scan of the installed distributions for the whole listing (~6 ms each)
+    rows = []
+    for name in sorted(set(_entry_points(installed)) | set(_registered)):
+        try:
+            rows.append(_describe(name, installed))
+        except TuneopsError as exc:  # e.g. an optional SDK missing: list it, say why
+            rows.append({"name": name, "error": str(exc)})
+    return rows
+
+
+def _describe(name: str, installed: EntryPoints) -> dict[str, Any]:
+    if name in _registered:
+        factory = _registered[name]
+        return {"name": name, "capabilities": getattr(factory, "capabilities", None),
+                "origin": "registered in-process"}
+    ep = _entry_points(installed).get(name)
+    if ep is None:
+        raise ProviderNotFound(name, names())
+    declared = _declared(name, ep, installed)
+    caps = declared.load() if declared is not None else getattr(ep.load(), "capabilities", None)
+    return {"name": name, "capabilities": caps, "origin": ep.value}
+
+
+def _declared(name: str, provider: EntryPoint, installed: EntryPoints) -> EntryPoint | None:
+    """The capabilities entry point ``name``'s own distribution declares, if any (another package's
+    declaration for the same name must not describe this one)."""
+    for ep in installed.select(group=CAPABILITIES_GROUP, name=name):
+        if ep.dist is None or provider.dist is None or ep.dist.name == provider.dist.name:
+            return ep
+    return None

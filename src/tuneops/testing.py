@@ -126,6 +126,16 @@ class ProviderContract:
         assert isinstance(harness.provider.capabilities, Capabilities)
         assert "sft" in harness.provider.capabilities.methods
 
+    def test_the_listing_shows_the_adapters_own_capabilities(self, harness: ContractHarness) -> None:
+        # `tuneops providers list` reads a declared `tuneops.capabilities` entry point without importing the
+        # adapter; a declaration that drifted from the adapter would list what the provider does not do.
+        from tuneops import registry
+
+        name = harness.provider.name
+        if name not in registry.names():
+            pytest.skip(f"{name!r} is not installed as a provider entry point")
+        assert registry.capabilities(name) == type(harness.provider).capabilities
+
     def test_upload_returns_a_provider_file_reference(self, harness: ContractHarness, tmp_path: Path) -> None:
         path, digest = prepared_file(harness.provider, tmp_path)
         upload = harness.provider.upload(path, sha256=digest)

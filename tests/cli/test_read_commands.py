@@ -17,7 +17,7 @@ import pytest
 from tuneops.cli import main
 
 HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "openai", "tiktoken", "boto3", "botocore", "google", "together",
-         "fireworks", "mistralai")
+         "fireworks", "mistralai", "httpx", "torch", "transformers")
 
 
 def _ledger(db: Path | str) -> str:
@@ -69,6 +69,21 @@ def test_a_read_command_imports_no_database_layer_sdk_or_tokenizer(argv: list[st
     rc, heavy = json.loads(done.stdout.strip().splitlines()[-1])
     assert rc == 0, done.stderr
     assert heavy == [], f"`tuneops {' '.join(argv)}` imported {heavy}"
+
+
+def test_providers_list_reads_declared_capabilities_without_importing_an_adapter() -> None:
+    code = ("import sys, json; from tuneops.cli import main; rc = main(['providers', 'list', '--json']); "
+            "print(json.dumps([rc, sorted(m for m in sys.modules if m.startswith('tuneops.providers.') "
+            "and m.endswith(('.adapter', '.azure', '.sandbox')))]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    *printed, last = done.stdout.strip().splitlines()
+    listing, (rc, adapters) = json.loads("\n".join(printed)), json.loads(last)
+    assert rc == 0, done.stderr
+    assert adapters == [], adapters
+    from tuneops import registry
+
+    for row in listing:  # what was listed is what each adapter declares as a class
+        assert row["capabilities"]["methods"] == sorted(registry.load(row["name"]).capabilities.methods), row["name"]
 
 
 def _json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> object:

@@ -20,16 +20,8 @@ def register(app: typer.Typer) -> None:
 def providers_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Every installed provider with its capabilities side by side."""
     from tuneops import registry
-    from tuneops.errors import TuneopsError
 
-    rows = []
-    for name in registry.names():
-        try:
-            info = registry.describe(name)
-        except TuneopsError as exc:  # e.g. an optional SDK missing: list it, say why
-            rows.append({"name": name, "error": str(exc)})
-            continue
-        rows.append(info)
+    rows = registry.describe_all()
     if as_json:
         state.print_json(rows)
         return

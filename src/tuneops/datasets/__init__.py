@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tuneops.lazy import exports
 
 if TYPE_CHECKING:
     from tuneops.datasets.findings import Finding
@@ -19,9 +21,4 @@ _LAZY = {"Finding": "tuneops.datasets.findings", "PreflightReport": "tuneops.dat
          "PreparedFile": "tuneops.datasets.snapshot", "build_snapshot": "tuneops.datasets.snapshot"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'tuneops.datasets' has no attribute {name!r}")
+__getattr__ = exports(__name__, _LAZY)

@@ -5,7 +5,9 @@ Names load on first use, so ``tuneops.store.reader`` and ``tuneops.store.urls`` 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tuneops.lazy import exports
 
 if TYPE_CHECKING:
     from tuneops.store.engine import Store, open_store
@@ -16,9 +18,4 @@ __all__ = ["Store", "open_store", "resolve_url"]
 _LAZY = {"Store": "tuneops.store.engine", "open_store": "tuneops.store.engine", "resolve_url": "tuneops.store.urls"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'tuneops.store' has no attribute {name!r}")
+__getattr__ = exports(__name__, _LAZY)
