@@ -199,6 +199,34 @@ def test_sync_undeploys_after_auto_undeploy_after_and_records_the_hosting_cost(
     assert code == 0 and backend.calls["delete_deployment"] == 1
 
 
+def test_schedule_tick_undeploys_a_deployment_past_its_time_for_a_user_who_never_runs_sync(
+        project: Path, backend: FakeBackend, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import timedelta
+
+    from tuneops.clock import utcnow
+    from tuneops.runs.deploy import deployment_for_run
+
+    spec = sf.write_job(project, provider="fake", base="fake-base",
+                        serve={"mode": "dedicated", "hourly_usd": 3.6, "auto_undeploy_after": 2.0})
+    run_id = _submit_and_sync(capsys, spec)
+    assert _json(capsys, "schedule", "tick")["deployments"] == []  # its two hours are not up
+    assert _json(capsys, "runs", "show", run_id)["deployment"]["state"] == "deployed"
+
+    store = _store()  # two and a half hours later, as far as the deployment is concerned
+    with store.write() as s:
+        row = deployment_for_run(s, run_id)
+        assert row is not None and row.undeploy_after is not None
+        row.undeploy_after = utcnow() - timedelta(minutes=30)
+        s.add(row)
+    store.close()
+    report = _json(capsys, "schedule", "tick")
+    assert [d["state"] for d in report["deployments"]] == ["undeployed"] and report["errors"] == []
+    assert backend.calls["delete_deployment"] == 1
+    assert _json(capsys, "runs", "show", run_id)["deployment"]["state"] == "undeployed"
+    assert _json(capsys, "schedule", "tick")["deployments"] == []  # and only once
+    assert backend.calls["delete_deployment"] == 1
+
+
 def test_with_serve_mode_none_nothing_is_deployed_until_asked_and_promote_then_goes_through_it(
         project: Path, backend: FakeBackend, capsys: pytest.CaptureFixture[str]) -> None:
     spec = sf.write_job(project, provider="fake", base="fake-base", serve={"mode": "none"})

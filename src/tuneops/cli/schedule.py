@@ -129,6 +129,8 @@ def tick_cmd(
             out.print(f"settled {escape(f['job'])}: {f['outcome']} {escape(f['message'] or '')}")
         for f in report.refused:
             out.print(f"[yellow]refused[/] {escape(f['job'])}: {escape(f['message'] or '')}")
+        for d in report.deployments:
+            out.print(f"deployment {escape(d['deployment'])} of run {d['run_id']}: {d['state']}")
     for e in report.errors:
         from rich.markup import escape
 

@@ -228,6 +228,13 @@ def poll_due(db: Sql, now: datetime) -> bool:
                         (*ACTIVE_RUN_STATES, db.time_param(now))))
 
 
+def deployments_due(db: Sql, now: datetime) -> bool:
+    """Whether a deployment is coming up or going away, or has reached its ``undeploy_after`` (hourly
+    hosting keeps billing until someone deletes it, so the scheduler does when `tuneops sync` is not run)."""
+    return bool(db.rows("SELECT 1 FROM deployment WHERE state IN ('deploying', 'undeploying') OR "
+                        "(state = 'deployed' AND undeploy_after <= ?) LIMIT 1", (db.time_param(now),)))
+
+
 def runs_in_flight(db: Sql) -> int:
     """How many runs are unfinished."""
     return int(db.rows(f"SELECT COUNT(*) FROM run WHERE state IN ({marks(ACTIVE_RUN_STATES)})",

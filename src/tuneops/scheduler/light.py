@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tuneops.scheduler import deciding
-from tuneops.scheduler.facts import poll_due, runs_in_flight
+from tuneops.scheduler.facts import deployments_due, poll_due, runs_in_flight
 from tuneops.scheduler.localcache import LocalCache
 from tuneops.scheduler.report import TickReport
 from tuneops.store.sql import Sql, marks
@@ -45,6 +45,7 @@ def light_tick(db: Sql, jobs_dir: Path, cache: LocalCache, now: datetime, *,
 
 
 def _busy(db: Sql, now: datetime) -> bool:
-    """Whether a run is due for a poll (sync) or a fire needs settling or taking over."""
-    return poll_due(db, now) or bool(db.rows(f"SELECT 1 FROM fire WHERE state IN ({marks(FIRE_ACTIVE_STATES)}) LIMIT 1",
-                               FIRE_ACTIVE_STATES))
+    """Whether a run is due for a poll (sync), a deployment needs advancing or retiring, or a fire needs
+    settling or taking over."""
+    fires = db.rows(f"SELECT 1 FROM fire WHERE state IN ({marks(FIRE_ACTIVE_STATES)}) LIMIT 1", FIRE_ACTIVE_STATES)
+    return poll_due(db, now) or deployments_due(db, now) or bool(fires)

@@ -24,6 +24,7 @@ class TickReport:
     reaped: list[str] = field(default_factory=list)  # fires taken over from a process that died
     rescored: list[str] = field(default_factory=list)
     synced: int = 0
+    deployments: list[dict[str, Any]] = field(default_factory=list)  # advanced or undeployed this pass
     in_flight: int = 0
     errors: list[str] = field(default_factory=list)
     light: bool = False  # the whole pass ran without the ORM (see ``light``)

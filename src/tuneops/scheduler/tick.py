@@ -17,7 +17,7 @@ from sqlalchemy import select
 from tuneops.errors import LeaseLost, TuneopsError
 from tuneops.scheduler import deciding, work
 from tuneops.scheduler.context import MAX_ATTEMPTS, SchedulerContext
-from tuneops.scheduler.facts import Facts, poll_due, runs_in_flight
+from tuneops.scheduler.facts import Facts, deployments_due, poll_due, runs_in_flight
 from tuneops.scheduler.leases import acquire, claim_fires
 from tuneops.scheduler.policy import JobPolicy
 from tuneops.scheduler.report import TickReport
@@ -157,21 +157,35 @@ def _submit(ctx: SchedulerContext, fire: FireRow, policy: JobPolicy | None, repo
 
 
 def sync(ctx: SchedulerContext, report: TickReport) -> int:
-    """Advance unfinished runs once (one process at a time polls: the sync lease)."""
+    """Advance unfinished runs and deployments once (one process at a time: the sync lease)."""
     now = ctx.clock()
     with of_store(ctx.store) as db:
-        due = poll_due(db, now)
-    if not due:  # sync_all reads every unfinished run: only when one is due for a poll
+        due, serving = poll_due(db, now), deployments_due(db, now)
+    if not (due or serving):  # sync_all reads every unfinished run: only when one is due for a poll
         return 0
     if not acquire(ctx.store, SYNC_LEASE, ctx.owner, ttl=ctx.ttl):
         return 0
+    done: list[object] = []
     with ctx.keeper.named(SYNC_LEASE):
-        try:
-            done, _ = ctx.orch.sync_all()
-        except Exception as exc:
-            report.errors.append(f"sync failed: {exc}")
-            return 0
+        if due:
+            try:
+                done, _ = ctx.orch.sync_all()
+            except Exception as exc:
+                report.errors.append(f"sync failed: {exc}")
+        if serving:
+            advance_deployments(ctx, report)
     return len(done)
+
+
+def advance_deployments(ctx: SchedulerContext, report: TickReport) -> None:
+    """Bring deployments that are coming up or going away forward, and undeploy those past their time."""
+    from tuneops.runs.deploy import Deployer
+
+    try:
+        for row in Deployer(ctx.orch).sync_all():
+            report.deployments.append({"run_id": row.run_id, "deployment": row.name, "state": row.state})
+    except Exception as exc:  # the next tick tries again; the deployment row says where it stands
+        report.errors.append(f"deployments: {exc}")
 
 
 def settle(ctx: SchedulerContext, report: TickReport, policies: dict[str, JobPolicy]) -> None:
