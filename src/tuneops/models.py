@@ -20,6 +20,7 @@ from tuneops.clock import actor as default_actor
 from tuneops.clock import utcnow
 from tuneops.errors import TuneopsError
 from tuneops.evals.runner import ModelTarget
+from tuneops.runs import retire
 from tuneops.store import Store, listings, queries
 from tuneops.store.eval_tables import AliasHistoryRow, AliasRow
 from tuneops.store.listings import ModelRecord
@@ -182,6 +183,7 @@ class AliasMove:
     previous_model: str | None
     action: str
     at: datetime
+    notes: list[str] = field(default_factory=list)  # what the move did to deployments (see runs.retire)
 
 
 def holder(session: Session, job: str, name: str) -> ModelRow | None:
@@ -249,7 +251,8 @@ def promote(store: Store, model_pk: int, name: str, *, reason: str = "", eval_id
             "alias": full, "model": model.provider_model_id, "provider": model.provider,
             "previous_model": prev_id, "run_id": model.run_id, "eval_id": eval_id, "reason": reason or None,
             **(details or {})})
-    return AliasMove(full, model.provider_model_id, prev_id, "promote", now)
+        notes = retire.after_alias_move(s, alias=full, holder=model, replaced_pk=previous, now=now, actor=who)
+    return AliasMove(full, model.provider_model_id, prev_id, "promote", now, notes)
 
 
 def refuse(store: Store, model: ModelRow, name: str, gate: GateResult, *, details: dict[str, Any],
@@ -289,4 +292,7 @@ def rollback(store: Store, ref: str, *, actor: str | None = None, reason: str = 
         audit.append(s, "model.rolled_back", "alias", full, job_name=alias.job_name, actor=who, at=now,
                      details={"alias": full, "model": model_id, "previous_model": prev_id,
                               "reason": reason or None})
-    return AliasMove(full, model_id or "", prev_id, "rollback", now)
+        held = s.get(ModelRow, target)
+        notes = retire.after_alias_move(s, alias=full, holder=held, replaced_pk=current, now=now,
+                                        actor=who) if held is not None else []
+    return AliasMove(full, model_id or "", prev_id, "rollback", now, notes)

@@ -221,6 +221,9 @@ class ServeSection(_Section):
     mode: Literal["none", "on_demand", "provisioned", "dedicated"] = "on_demand"
     capacity: int = Field(default=1, ge=1, le=1000)  # model units, replicas or SKU capacity
     auto_undeploy_after: float | None = Field(default=None, gt=0)  # hours after which tuneops undeploys
+    # Hours a model's deployment keeps serving after an alias moves off it (room for a rollback); then
+    # tuneops undeploys it. None: it serves until undeployed by hand or auto_undeploy_after.
+    retire_replaced_after: float | None = Field(default=None, gt=0, le=24 * 366)
     hourly_usd: float | None = Field(default=None, ge=0)  # the hosting price, when the provider does not say
     hardware: str | None = None  # e.g. Together's "1x_nvidia_h100_80gb_sxm", Fireworks' accelerator type
 class EconomicsSection(_Section):

@@ -272,3 +272,51 @@ def test_a_deploy_whose_answer_and_lookup_both_fail_is_settled_by_the_next_sync(
     dep = _json(capsys, "runs", "show", run_id)["deployment"]
     assert dep["state"] == "deployed" and dep["provider_deployment_id"] == next(iter(backend.deployments))
     assert len(backend.deployments) == 1 and backend.calls["deploy"] == 2
+
+
+def test_a_replaced_models_deployment_is_retired_after_the_rollback_window_and_kept_by_a_rollback(
+        project: Path, backend: FakeBackend, capsys: pytest.CaptureFixture[str]) -> None:
+    # Retrain, promote, roll back, promote again, let the window pass, roll back onto the retired model:
+    # hourly hosting of a model no alias serves stops, and nothing a rollback needs goes early.
+    from datetime import timedelta
+
+    from tuneops.clock import utcnow
+    from tuneops.runs.deploy import deployment_for_run
+
+    def undeploy_after(run_id: str) -> Any:
+        with _store().read() as s:
+            return deployment_for_run(s, run_id).undeploy_after  # type: ignore[union-attr]
+
+    spec = sf.write_job(project, provider="fake", base="fake-base",
+                        serve={"mode": "dedicated", "hourly_usd": 3.6, "retire_replaced_after": 2.0})
+    first = _submit_and_sync(capsys, spec)
+    assert undeploy_after(first) is None  # it holds production: it serves until told otherwise
+    second = _submit_and_sync(capsys, spec, again=True)
+    [production] = [m for m in _json(capsys, "models", "list") if m.get("aliases")]
+    assert production["run_id"] == second
+    window = undeploy_after(first) - utcnow()
+    assert timedelta(hours=1, minutes=59) < window <= timedelta(hours=2) and undeploy_after(second) is None
+
+    code, out = _cli(capsys, "models", "rollback", "support-triage@production")
+    assert code == 0 and "is no longer retired" in out and "is undeployed after" in out, out
+    assert undeploy_after(first) is None and undeploy_after(second) is not None
+
+    code, out = _cli(capsys, "models", "promote", second, "--alias", "production", "--force", "--reason", "fixed")
+    assert code == 0 and "is undeployed after" in out and "no longer retired" in out, out
+    assert undeploy_after(second) is None and undeploy_after(first) is not None
+
+    with _store().write() as s:  # the two hours pass
+        row = deployment_for_run(s, first)
+        row.undeploy_after = utcnow() - timedelta(minutes=1)  # type: ignore[union-attr]
+        s.add(row)
+    report = _json(capsys, "schedule", "tick")
+    assert [(d["run_id"], d["state"]) for d in report["deployments"]] == [(first, "undeployed")]
+    assert _json(capsys, "runs", "show", second)["deployment"]["state"] == "deployed"
+
+    code, out = _cli(capsys, "models", "rollback", "support-triage@production")
+    assert code == 0 and "was undeployed" in out and f"tuneops deploy {first}" in out, out
+    assert undeploy_after(second) is None  # production's only deployment is not retired under it
+    assert backend.calls["delete_deployment"] == 1
+    actions = [e["action"] for e in _json(capsys, "history", "--job", "support-triage")]
+    assert actions.count("deployment.retire_scheduled") == 3 and actions.count("deployment.retire_cancelled") == 2
+    assert _cli(capsys, "audit", "verify")[0] == 0

@@ -37,6 +37,7 @@ ALLOWED_DETAILS = frozenset({
     "intent_key", "again_reason", "location", "replaces", "provider_note",
     "provider_deployment_id", "endpoint", "mode", "capacity", "hourly_cost_microusd", "undeploy_after", "hours",
     "holder_lift_ci", "base_lift_ci", "pilot_run_id", "pilot_examples", "lift", "lift_ci",
+    "replaced_by", "previous_undeploy_after",
 })
 
 

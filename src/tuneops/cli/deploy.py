@@ -36,7 +36,7 @@ def print_deployment(row) -> None:  # type: ignore[no-untyped-def]
     if row.endpoint and row.state == "deployed":
         line += f"; evals and inference call {row.endpoint}"
     if row.undeploy_after and row.state == "deployed":
-        line += f"; undeployed after {render.when(row.undeploy_after)} UTC by `tuneops sync`"
+        line += f"; undeployed after {render.when(row.undeploy_after)} UTC by `tuneops sync` or `schedule tick`"
     if row.state == "undeployed" and row.cost_microusd is not None:
         line += f"; hosting cost {render.usd(row.cost_microusd)}"
     if row.error_message:

@@ -143,6 +143,8 @@ def print_promotion(result: PromotionResult) -> None:
         hint = (f"; to move it anyway: tuneops models promote {result.model} --alias {result.alias.split('@')[-1]} "
                 "--force --reason WHY")
     state.console().print(f"[{style}]{result.status}[/]: {escape(result.message + hint)}", soft_wrap=True)
+    for note in result.notes:
+        state.console().print(f"  {escape(note)}", soft_wrap=True)
 
 
 @contextmanager

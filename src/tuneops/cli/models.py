@@ -128,7 +128,12 @@ def models_rollback(
     if as_json:
         state.print_json(move)
         return
-    state.console().print(f"rolled back {move.alias}: now {move.model} (was {move.previous_model})")
+    from rich.markup import escape
+
+    out = state.console()
+    out.print(escape(f"rolled back {move.alias}: now {move.model} (was {move.previous_model})"), soft_wrap=True)
+    for note in move.notes:
+        out.print(f"  {escape(note)}", soft_wrap=True)
 
 
 @models_app.command("history")

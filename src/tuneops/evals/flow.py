@@ -38,6 +38,7 @@ class PromotionResult:
     rule: str | None = None  # the first rule that failed, when refused
     scores: dict[str, float] = field(default_factory=dict)  # role -> score on the gate's metric
     evals: dict[str, str] = field(default_factory=dict)  # role -> eval id
+    notes: list[str] = field(default_factory=list)  # what the move did to deployments (runs.retire)
 
     @property
     def promoted(self) -> bool:
@@ -132,7 +133,7 @@ def gate_and_move(orch: Any, spec: JobSpec, base_dir: Path, model: ModelRow, *,
         return result
     move = models.promote(orch.store, model.id or 0, rule.alias, reason="gate passed", eval_id=cand.eval_id,
                           details={k: v for k, v in numbers.items() if k != "eval_id"}, actor=orch.actor)
-    result.status = "promoted"
+    result.status, result.notes = "promoted", move.notes
     against = [f"holder {held.value:.4f}" if held else "no previous holder"]
     if base is not None:
         against.append(f"base {base.value:.4f}")
@@ -211,4 +212,4 @@ def promote_model(orch: Any, model: ModelRow, alias: str, *, force: bool = False
         return PromotionResult("unchanged", f"{move.alias} already points at {move.model}", alias=move.alias,
                                model=move.model, previous_model=move.previous_model)
     return PromotionResult("promoted", f"promoted {move.model} to {move.alias} ({why})", alias=move.alias,
-                           model=move.model, previous_model=move.previous_model)
+                           model=move.model, previous_model=move.previous_model, notes=move.notes)
