@@ -93,3 +93,14 @@ def test_quickstart_says_its_project_goes_and_how_to_keep_it(monkeypatch: pytest
     monkeypatch.setenv("TUNEOPS_SANDBOX_URL", "http://127.0.0.1:9/v1")  # quickstart sets it; undone after
     assert main(["quickstart", "--no-eval", "--time-scale", "50"]) == 0
     assert "is removed now; to keep it: tuneops quickstart --keep DIR" in " ".join(capsys.readouterr().out.split())
+
+
+def test_piped_output_keeps_each_line_whole(finished: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    # Not a terminal: rich used to break lines at column 80, splitting model ids ("...:ckpt-st/ep-38").
+    assert main(["runs", "show", finished["id"]]) == 0
+    out = capsys.readouterr().out
+    checkpoints = [line for line in out.splitlines() if ":ckpt-step-" in line]
+    assert checkpoints and all(re.search(r"step +\d+  \S+:ckpt-step-\d+  train loss \d", c) for c in checkpoints)
+    assert main(["validate", finished["spec_path"]]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(finished["spec_path"]) and first.endswith("tokens: cl100k_base (approximate)")
