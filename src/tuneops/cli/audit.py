@@ -148,7 +148,7 @@ def export(
         output.parent.mkdir(parents=True, exist_ok=True)
         with output.open("w", encoding="utf-8", newline="") as fh:
             count = audit_query.export(reader, fh, fmt, flt)
-    state.err_console().print(f"wrote {count} audit events to {output}")
+    state.err_console().print(f"wrote {count} audit events to {output}", markup=False)
 
 
 def lineage(

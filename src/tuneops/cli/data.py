@@ -298,5 +298,5 @@ def _render_estimates(report: PreflightReport, job: Any, ests: list[Any]) -> Non
     if not report.token_count_exact:
         con.print(f"[yellow]tokens:[/] {escape(report.tokenizer.note)}")
     if report.counts["error"]:
-        con.print(f"[red]the data has {report.counts['error']:,} error(s); `tuneops validate {report.spec}` "
-                  "lists them (estimates count the usable examples)[/]")
+        con.print(f"[red]the data has {report.counts['error']:,} error(s); "
+                  f"`tuneops validate {escape(str(report.spec))}` lists them (estimates count the usable examples)[/]")

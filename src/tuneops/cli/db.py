@@ -61,7 +61,7 @@ def status(as_json: AsJson = False) -> None:
         word = {"current": "[green]current[/]", "behind": "[yellow]needs `tuneops db upgrade`[/]",
                 "empty": "[yellow]empty: `tuneops db upgrade` creates the tables[/]",
                 "newer": "[red]newer than this tuneops: upgrade tuneops before using this ledger[/]"}
-        out.print(f"ledger    {info['url']} ({info['dialect']})", soft_wrap=True)
+        out.print(f"ledger    {info['url']} ({info['dialect']})", soft_wrap=True, markup=False)
         out.print(f"schema    {word[info['schema']]}  revisions {', '.join(info['revisions']) or '-'}"
                   f"  (this tuneops: {', '.join(info['expected'])})")
         if info["schema"] == "current":
@@ -91,6 +91,7 @@ def upgrade(as_json: AsJson = False) -> None:
         return
     if ran:
         state.console().print(f"migrated {store.url} from {', '.join(sorted(before)) or 'an empty database'} "
-                              f"to {', '.join(sorted(after))}", soft_wrap=True)
+                              f"to {', '.join(sorted(after))}", soft_wrap=True, markup=False)
     else:
-        state.console().print(f"{store.url} is already current ({', '.join(sorted(after))})", soft_wrap=True)
+        state.console().print(f"{store.url} is already current ({', '.join(sorted(after))})", soft_wrap=True,
+                              markup=False)

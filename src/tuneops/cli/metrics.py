@@ -74,4 +74,4 @@ def runs_metrics(
     else:
         out.print(f"[dim]overfitting check: {verdict.reason}[/]")
     for path in written:
-        out.print(f"wrote {path}")
+        out.print(f"wrote {path}", markup=False)

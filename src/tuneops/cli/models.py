@@ -128,7 +128,8 @@ def models_rollback(
     if as_json:
         state.print_json(move)
         return
-    state.console().print(f"rolled back {move.alias}: now {move.model} (was {move.previous_model})")
+    state.console().print(f"rolled back {move.alias}: now {move.model} (was {move.previous_model})",
+                          markup=False, soft_wrap=True)
 
 
 @models_app.command("history")

@@ -68,7 +68,7 @@ def plan_cmd(
                           "jobs": [j.as_dict() for j in result.jobs]})
         return
     if not result.jobs:
-        state.console().print(f"no job specs in {jobs}")
+        state.console().print(f"no job specs in {jobs}", markup=False)
         return
     rows = []
     for j in result.jobs:
