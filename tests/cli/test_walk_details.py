@@ -104,3 +104,38 @@ def test_piped_output_keeps_each_line_whole(finished: dict, capsys: pytest.Captu
     assert main(["validate", finished["spec_path"]]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith(finished["spec_path"]) and first.endswith("tokens: cl100k_base (approximate)")
+
+
+def test_runs_show_lists_events_in_the_order_they_happened(finished: dict,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runs", "show", finished["id"], "--events", "500", "--format", "plain"]) == 0
+    lines = capsys.readouterr().out.split("events\n", 1)[1].splitlines()
+    events = [line.split(None, 3) for line in lines]  # date, time, kind, message
+    times = [f"{date} {time}" for date, time, _, _ in events]
+    assert times == sorted(times)  # a state change seen later no longer precedes the provider's earlier events
+    said = [message for _, _, kind, message in events if kind == "provider"]
+    firsts = ["Created fine-tuning job", "Validating training file", "Files validated", "Fine-tuning job started",
+              "Step 1/"]
+    assert [next(i for i, m in enumerate(said) if m.startswith(f)) for f in firsts] == list(range(5)), said[:6]
+    for i, message in enumerate(said):
+        if message.startswith("Checkpoint created at step "):
+            assert said[i - 1].startswith(f"Step {message.rsplit(' ', 1)[1]}/"), said[i - 1:i + 1]
+    assert said[-2:] == [f"New fine-tuned model created: {finished['model_id']}", "The job has successfully completed"]
+
+
+def test_a_state_change_recorded_before_older_provider_events_is_listed_after_them() -> None:
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from tuneops.cli.render import in_order
+
+    def event(second: int, kind: str, message: str, step: int | None = None) -> SimpleNamespace:
+        data = json.dumps({"step": step}) if step else None
+        return SimpleNamespace(at=datetime(2026, 1, 1, 0, 0, second, 400_000 if kind == "state" else 0), kind=kind,
+                               message=message, data=data)
+
+    recorded = [event(11, "provider", "Step 1/3", 1), event(12, "state", "validating -> running"),
+                event(11, "provider", "Step 3/3", 3), event(11, "provider", "Step 2/3", 2),
+                event(12, "provider", "Checkpoint created at step 3")]
+    assert [e.message for e in in_order(recorded)] == ["Step 1/3", "Step 2/3", "Step 3/3", "validating -> running",
+                                                       "Checkpoint created at step 3"]
