@@ -139,3 +139,14 @@ def test_a_state_change_recorded_before_older_provider_events_is_listed_after_th
                 event(12, "provider", "Checkpoint created at step 3")]
     assert [e.message for e in in_order(recorded)] == ["Step 1/3", "Step 2/3", "Step 3/3", "validating -> running",
                                                        "Checkpoint created at step 3"]
+
+
+def test_runs_list_names_a_misspelt_state_or_provider(finished: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runs", "list", "--state", "runing"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "'runing' is not a run state; did you mean 'running'?" in err and "succeeded, failed, cancelled" in err
+    assert main(["runs", "list", "--provider", "sanbox"]) == 0  # a provider since removed may still hold runs
+    assert capsys.readouterr().out == ("no runs match --provider 'sanbox'; did you mean 'sandbox'? "
+                                       "`tuneops runs list` shows every run\n")
+    assert main(["runs", "list", "--state", "failed"]) == 0  # not "no runs yet": there is one
+    assert capsys.readouterr().out.startswith("no runs match --state 'failed';")
