@@ -51,6 +51,21 @@ def test_global_options_work_after_the_command_too(ledger: str, capsys: pytest.C
     assert capsys.readouterr().out.startswith("seq,at,actor,action")
 
 
+def test_global_options_work_between_a_group_and_its_command(ledger: str,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runs", "--db", ledger, "list", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 1
+    assert main(["models", "-q", f"--db={ledger}", "list", "--format", "plain"]) == 0
+    assert capsys.readouterr().out.startswith("MODEL ")
+
+
+@pytest.mark.parametrize("argv", [["history", "--db"], ["runs", "list", "-v", "--db"], ["runs", "list", "--format"]])
+def test_a_global_option_without_its_value_says_so(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    # It used to take the command's name for its value: "Missing command" or "No such command 'list'".
+    assert main(argv) == 2
+    assert f"Option '{argv[-1]}' requires an argument" in capsys.readouterr().err
+
+
 def test_format_json_is_the_commands_json_and_plain_is_columns(ledger: str,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--db", ledger, "--format", "json", "runs", "list"]) == 0

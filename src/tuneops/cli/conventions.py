@@ -124,19 +124,34 @@ def _conform(command: Any) -> None:
         _conform(sub)
 
 
+def _root_option(arg: str) -> int:
+    """How many words a global option starting at ``arg`` takes (0: it is none)."""
+    if arg in ROOT_VALUED:
+        return 2
+    return 1 if arg.startswith(tuple(f"{o}=" for o in ROOT_VALUED)) or arg in ROOT_FLAGS else 0
+
+
 def hoist(root: Any, argv: list[str]) -> list[str]:
-    """``argv`` with global options after the command moved before it (see the module docstring)."""
-    i, command = 0, root
+    """``argv`` with global options after the command moved before it (see the module docstring).
+
+    Also between a group and its command (``runs --db x.db list``). A global option missing its value
+    is left alone at the front, so click says "Option '--db' requires an argument" instead of taking the
+    command's name for the value.
+    """
+    i, command, head, moved = 0, root, [], []
     while i < len(argv):
         arg = argv[i]
-        if arg in ROOT_VALUED:
-            i += 2
-        elif arg.startswith(tuple(f"{o}=" for o in ROOT_VALUED)) or arg in ROOT_FLAGS:
-            i += 1
+        step = _root_option(arg)
+        if step:
+            if i + step > len(argv):
+                return [arg]
+            (head if command is root else moved).extend(argv[i:i + step])
+            i += step
         elif arg.startswith("-") or not hasattr(command, "commands") or arg not in command.commands:
             break
         else:
             command = command.commands[arg]
+            head.append(arg)
             i += 1
             if not hasattr(command, "commands"):
                 break
@@ -144,7 +159,7 @@ def hoist(root: Any, argv: list[str]) -> list[str]:
     for p in command.params:
         for opt in (*p.opts, *getattr(p, "secondary_opts", ())):
             own[opt] = getattr(p, "param_type_name", "") == "option" and not p.is_flag and not p.count
-    head, moved, kept = argv[:i], [], []
+    kept: list[str] = []
     tail = argv[i:]
     j = 0
     while j < len(tail):
@@ -156,12 +171,11 @@ def hoist(root: Any, argv: list[str]) -> list[str]:
         if name in own:
             step = 2 if own[name] and "=" not in arg else 1
             kept += tail[j:j + step]
-        elif name in ROOT_VALUED:
-            step = 1 if "=" in arg else 2
+        elif _root_option(arg):
+            step = _root_option(arg)
+            if j + step > len(tail):
+                return [arg]
             moved += tail[j:j + step]
-        elif arg in ROOT_FLAGS:
-            step = 1
-            moved.append(arg)
         else:
             step = 1
             kept.append(arg)
