@@ -150,3 +150,12 @@ def test_runs_list_names_a_misspelt_state_or_provider(finished: dict, capsys: py
                                        "`tuneops runs list` shows every run\n")
     assert main(["runs", "list", "--state", "failed"]) == 0  # not "no runs yet": there is one
     assert capsys.readouterr().out.startswith("no runs match --state 'failed';")
+
+
+def test_eval_without_a_set_says_what_to_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    from tuneops.store import open_store
+
+    open_store().close()
+    assert main(["eval", "sandbox-mini", "--provider", "sandbox"]) == 2
+    assert ("no eval set: no job spec names one; pass --set FILE.jsonl or --spec jobs/<name>.toml"
+            in " ".join(capsys.readouterr().err.split()))  # was "no job spec has no [eval] section"
