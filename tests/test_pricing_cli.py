@@ -91,3 +91,16 @@ def test_pricing_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "unknown" in out and "source:" in out
     assert main(["pricing", "show", "azur"]) == 2
+
+
+def test_pricing_list_piped_is_one_line_per_price(capsys: pytest.CaptureFixture[str]) -> None:
+    # It was a rich table wrapped at 80 columns ("provide/r", "infer_i/nput"): 232 lines for 86 prices.
+    assert main(["pricing", "list", "--json"]) == 0
+    prices = json.loads(capsys.readouterr().out)
+    assert main(["pricing", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["PROVIDER", "MODEL", "METHOD", "SIZE", "PRICE", "CONFIDENCE", "CHECKED"]
+    assert len(lines) == 1 + len(prices) and not any(ch in "".join(lines) for ch in "│┃━")
+    assert all(len(line.split()) >= 7 for line in lines[1:])  # no empty cell shifts a column
+    assert main(["pricing", "list", "--provider", "opnai"]) == 2
+    assert "did you mean 'openai'?" in capsys.readouterr().err
