@@ -159,3 +159,17 @@ def test_eval_without_a_set_says_what_to_pass(capsys: pytest.CaptureFixture[str]
     assert main(["eval", "sandbox-mini", "--provider", "sandbox"]) == 2
     assert ("no eval set: no job spec names one; pass --set FILE.jsonl or --spec jobs/<name>.toml"
             in " ".join(capsys.readouterr().err.split()))  # was "no job spec has no [eval] section"
+
+
+def test_data_convert_into_a_folder_or_under_a_file_is_a_clear_error(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "pc.jsonl"
+    source.write_text('{"prompt": "hi", "completion": "billing"}\n')
+    folder, a_file = tmp_path / "out", tmp_path / "notes.txt"
+    folder.mkdir()
+    a_file.write_text("mine")
+    assert main(["data", "convert", str(source), "-o", str(folder), "--force"]) == 2  # was a traceback
+    assert f"{folder} is a directory; name the file to write" in capsys.readouterr().err
+    assert main(["data", "convert", str(source), "-o", str(a_file / "chat.jsonl")]) == 2
+    assert f"{a_file} is a file, not a folder" in " ".join(capsys.readouterr().err.split())
+    assert list(folder.iterdir()) == [] and a_file.read_text() == "mine"
