@@ -173,3 +173,31 @@ def test_data_convert_into_a_folder_or_under_a_file_is_a_clear_error(tmp_path: P
     assert main(["data", "convert", str(source), "-o", str(a_file / "chat.jsonl")]) == 2
     assert f"{a_file} is a file, not a folder" in " ".join(capsys.readouterr().err.split())
     assert list(folder.iterdir()) == [] and a_file.read_text() == "mine"
+
+
+def test_a_ledger_path_that_is_a_folder_is_named(project: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "ledgers"
+    folder.mkdir()
+    for argv in (["runs", "list"], ["db", "status"], ["db", "upgrade"], ["submit", str(project)],
+                 ["plan", str(project)]):
+        assert main(["--db", str(folder), *argv]) == 2, argv  # submit was exit 1 with SQLAlchemy's help link
+        assert f"the ledger path {folder} is a folder; pass a file in it" in capsys.readouterr().err, argv
+    assert list(folder.iterdir()) == []
+
+
+def test_db_status_of_a_ledger_not_there_yet_creates_nothing(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    where = tmp_path / "typo" / "ledger.db"
+    assert main(["--db", str(where), "db", "status"]) == 1
+    assert "empty: `tuneops db upgrade` creates the tables" in capsys.readouterr().out
+    assert not (tmp_path / "typo").exists()
+
+
+def test_plan_from_a_folder_inside_the_project_reads_its_ledger(finished: dict, project: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # It looked for .tuneops/ in the working directory only, and so promised a new run that submit would not make.
+    monkeypatch.chdir(project.parent / "data")
+    assert main(["plan", "../support-triage.toml", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["would"].startswith(f"nothing: no changes since run {finished['id']}")
