@@ -99,6 +99,8 @@ def test_piped_output_keeps_each_line_whole(finished: dict, capsys: pytest.Captu
     # Not a terminal: rich used to break lines at column 80, splitting model ids ("...:ckpt-st/ep-38").
     assert main(["runs", "show", finished["id"]]) == 0
     out = capsys.readouterr().out
+    job = next(line for line in out.splitlines() if line.startswith("job "))
+    assert finished["spec_path"] in job and re.search(r"sha256 [0-9a-f]{12}\)$", job)  # the grid folded it
     checkpoints = [line for line in out.splitlines() if ":ckpt-step-" in line]
     assert checkpoints and all(re.search(r"step +\d+  \S+:ckpt-step-\d+  train loss \d", c) for c in checkpoints)
     assert main(["validate", finished["spec_path"]]) == 0
