@@ -52,3 +52,11 @@ def test_a_misspelt_table_or_metric_is_named_with_its_line(project: Path, capsys
     _misspell(project, '"exact_match", "label_accuracy"', '"exact_mach", "label_accuracy"')
     assert main(["validate", str(project)]) == 2  # a finding of the preflight, printed with the others
     assert "eval.metrics: unknown metric 'exact_mach'; did you mean 'exact_match'?" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("typo", "meant"), [("--formt", "--format"), ("--dbb", "--db"), ("--quite", "--quiet")])
+def test_a_misspelt_global_option_after_the_command_is_named(typo: str, meant: str,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    # Global options work after the command, so their misspellings get the suggestion there too ("--dbb" got "--job").
+    assert main(["runs", "list", typo, "x"]) == 2
+    assert f"No such option: {typo} (Possible options: {meant})" in _err(capsys)

@@ -131,6 +131,17 @@ def _root_option(arg: str) -> int:
     return 1 if arg.startswith(tuple(f"{o}=" for o in ROOT_VALUED)) or arg in ROOT_FLAGS else 0
 
 
+def _misspelt_root(name: str, own: dict[str, bool]) -> bool:
+    """Whether an option the command does not know is closest to a global one (``--formt``, ``--dbb``)."""
+    if not name.startswith("--") or name in own:
+        return False
+    import difflib
+
+    roots = [o for o in (*ROOT_VALUED, *ROOT_FLAGS) if o.startswith("--")]
+    best = difflib.get_close_matches(name, [*own, *roots], n=1, cutoff=0.7)
+    return bool(best) and best[0] in roots and best[0] not in own
+
+
 def hoist(root: Any, argv: list[str]) -> list[str]:
     """``argv`` with global options after the command moved before it (see the module docstring).
 
@@ -176,6 +187,8 @@ def hoist(root: Any, argv: list[str]) -> list[str]:
             if j + step > len(tail):
                 return [arg]
             moved += tail[j:j + step]
+        elif _misspelt_root(name, own):
+            return [name]  # click answers at the root: "No such option: --formt (Possible options: --format)"
         else:
             step = 1
             kept.append(arg)
