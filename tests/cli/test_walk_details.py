@@ -203,3 +203,24 @@ def test_plan_from_a_folder_inside_the_project_reads_its_ledger(finished: dict, 
     monkeypatch.chdir(project.parent / "data")
     assert main(["plan", "../support-triage.toml", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["would"].startswith(f"nothing: no changes since run {finished['id']}")
+
+
+@pytest.mark.parametrize("option", [("runs", "metrics", "{run}", "--html"), ("runs", "metrics", "{run}", "--png"),
+                                    ("audit", "export", "-o"), ("schedule", "run", "--once", "--health-file")],
+                         ids=lambda o: " ".join(o))
+def test_an_option_that_writes_a_file_refuses_a_folder_or_a_path_under_a_file(
+        option: tuple[str, ...], finished: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder, a_file = tmp_path / "out", tmp_path / "notes.txt"
+    folder.mkdir()
+    a_file.write_text("mine")
+    argv = [finished["id"] if word == "{run}" else word for word in option]
+    for target, said in ((folder, f"{folder} is a folder; name the file to write"),
+                         (a_file / "x.out", f"{a_file} is a file, not a folder")):
+        assert main([*argv, str(target)]) == 2, argv  # each was a traceback (IsADirectoryError, FileExistsError)
+        assert said in " ".join(capsys.readouterr().err.split())
+    assert list(folder.iterdir()) == [] and a_file.read_text() == "mine"
+
+
+def test_providers_docs_without_pages_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["providers", "docs", "--dir", str(tmp_path)]) == 2  # it said "provider pages are current"
+    assert f"no provider pages in {tmp_path}" in capsys.readouterr().err

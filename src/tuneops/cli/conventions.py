@@ -90,6 +90,20 @@ def log_at_least(level: int) -> None:
         logging.getLogger("tuneops").setLevel(level)
 
 
+def output_file(path: Any, option: str, example: str) -> Any:
+    """``path`` for an option that writes one file; a folder, or a path under a file, is exit 2 (nothing written)."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise typer.BadParameter(f"{path} is a folder; name the file to write, e.g. {path / example}",
+                                 param_hint=f"'{option}'")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise typer.BadParameter(f"{path}: {blocking} is a file, not a folder; name a file in a folder you can write "
+                                 "to", param_hint=f"'{option}'")
+    return path
+
+
 class _Finite:
     """A float parameter type that refuses nan and inf: no interval, rate, scale or timeout means them."""
 
