@@ -152,6 +152,11 @@ def test_runs_list_names_a_misspelt_state_or_provider(finished: dict, capsys: py
                                        "`tuneops runs list` shows every run\n")
     assert main(["runs", "list", "--state", "failed"]) == 0  # not "no runs yet": there is one
     assert capsys.readouterr().out.startswith("no runs match --state 'failed';")
+    assert main(["models", "list", "--job", "nosuch"]) == 0
+    assert capsys.readouterr().out.startswith("no models match --job 'nosuch';")
+    assert main(["eval", "list", "--model", "nosuch"]) == 0
+    assert capsys.readouterr().out.startswith("no evals match --model 'nosuch';")
+    assert main(["models", "list", "--limit", "-1"]) == 2
 
 
 def test_eval_without_a_set_says_what_to_pass(capsys: pytest.CaptureFixture[str]) -> None:

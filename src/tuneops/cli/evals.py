@@ -287,6 +287,10 @@ def eval_list(
     if as_json:
         state.print_json([ledger.as_dict(r) for r in rows])
         return
+    if not rows and (job or model):
+        given = " ".join(f"--{k} {v!r}" for k, v in (("job", job), ("model", model)) if v)
+        state.console().print(f"no evals match {given}; `tuneops eval list` shows every eval", markup=False)
+        return
     if not rows:
         state.console().print("no evals yet: tuneops eval MODEL --set FILE.jsonl")
         return
