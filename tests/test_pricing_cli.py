@@ -44,7 +44,7 @@ def test_estimate_across_seven_providers_gives_a_price_or_unknown_with_its_reaso
 
     assert main(["estimate", str(spec), "--providers", SEVEN]) == 0
     out = capsys.readouterr().out
-    assert "confidence" in out and "party" in out and "price source (" in out
+    assert "CONFIDENCE" in out and "party" in out and "price source (" in out  # piped: plain columns
     for provider in SEVEN.split(","):
         assert f"{provider} price source" in out
 
@@ -91,3 +91,34 @@ def test_pricing_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "unknown" in out and "source:" in out
     assert main(["pricing", "show", "azur"]) == 2
+
+
+def test_pricing_list_piped_is_one_line_per_price(capsys: pytest.CaptureFixture[str]) -> None:
+    # It was a rich table wrapped at 80 columns ("provide/r", "infer_i/nput"): 232 lines for 86 prices.
+    assert main(["pricing", "list", "--json"]) == 0
+    prices = json.loads(capsys.readouterr().out)
+    assert main(["pricing", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["PROVIDER", "MODEL", "METHOD", "SIZE", "PRICE", "CONFIDENCE", "CHECKED"]
+    assert len(lines) == 1 + len(prices) and not any(ch in "".join(lines) for ch in "│┃━")
+    assert all(len(line.split()) >= 7 for line in lines[1:])  # no empty cell shifts a column
+    assert main(["pricing", "list", "--provider", "opnai"]) == 2
+    assert "did you mean 'openai'?" in capsys.readouterr().err
+
+
+def test_estimate_piped_is_one_line_per_provider_and_never_cuts_a_price(project: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    text = project.read_text().replace('base = "sandbox-mini"', 'base = "gpt-4o-mini-2024-07-18"')
+    project.write_text(text)
+    assert main(["estimate", str(project), "--providers", SEVEN]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["PROVIDER", "EPOCHS", "TRAINED", "TOKENS", "PER", "1M", "ESTIMATE", "CONFIDENCE",
+                                "BUDGET"]
+    rows = {line.split()[0]: line.split() for line in lines[2:2 + len(SEVEN.split(","))]}
+    assert set(rows) == set(SEVEN.split(","))
+    from tuneops.economics import format_usd
+
+    assert main(["estimate", str(project), "--providers", "openai", "--json"]) == 0
+    openai = json.loads(capsys.readouterr().out)["estimates"][0]
+    assert rows["openai"][4] == format_usd(openai["microusd"]) and rows["openai"][-1] == "ok"  # was "$0.1338…"
+    assert rows["azure"][-1] == "refused†"

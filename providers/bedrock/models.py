@@ -1,4 +1,4 @@
-"""Base models Bedrock customizes (fine-tuning), and how each one serves (see pricing.md §6)."""
+"""Base models Bedrock customizes (fine-tuning), and how each one serves (prices: `tuneops pricing show bedrock`)."""
 
 from __future__ import annotations
 

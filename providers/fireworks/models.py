@@ -1,4 +1,4 @@
-"""Base models Fireworks fine-tunes, with their sizes (Fireworks prices by size band; see pricing.md §4)."""
+"""Base models Fireworks fine-tunes, with their sizes (prices go by size band: `tuneops pricing show fireworks`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Base models Mistral fine-tunes; the whole fine-tuning API is deprecated (see pricing.md §7)."""
+"""Base models Mistral fine-tunes; the whole fine-tuning API is deprecated."""
 
 from __future__ import annotations
 

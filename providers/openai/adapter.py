@@ -242,7 +242,10 @@ class OpenAIProvider:
                 data = getattr(ev, "data", None)
                 out.append(ProviderEvent(ev.id, from_unix(ev.created_at), ev.level, ev.message,
                                          dict(data) if isinstance(data, Mapping) else {}))
-        out.sort(key=lambda e: (e.created_at, e.provider_event_id))
+        # The API lists newest first, in the order things happened; times are whole seconds and ids are
+        # random, so only a stable sort on the time keeps a second's events (step 9, then step 10) in order.
+        out.reverse()
+        out.sort(key=lambda e: e.created_at)
         return out
 
     def checkpoints(self, provider_job_id: str) -> list[Checkpoint]:

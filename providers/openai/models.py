@@ -1,4 +1,4 @@
-"""Base models OpenAI and Azure OpenAI fine-tune, with the wind-down and shutdown dates (see pricing.md §1).
+"""Base models OpenAI and Azure OpenAI fine-tune, with the wind-down and shutdown dates.
 
 OpenAI's self-serve fine-tuning closes to every customer on 2027-01-06 (first-party: the deprecations
 page, entry of 2026-05-07). The base-model shutdowns below are third-party readings of the same page

@@ -1,4 +1,4 @@
-"""Base models Together fine-tunes, with their sizes (Together prices by size band; see pricing.md §3).
+"""Base models Together fine-tunes, with their sizes (Together prices by size band: `tuneops pricing show together`).
 
 Only models named in Together's docs are listed; others get a warning and an unknown price (the size
 band cannot be told from the name), never a refusal.

@@ -1,4 +1,4 @@
-"""Gemini models Vertex AI tunes, with retirement dates where published (see pricing.md §5).
+"""Gemini models Vertex AI tunes, with retirement dates where published.
 
 A tuned model is discontinued with its base model (first-party: Vertex model-versioning page).
 """

@@ -31,7 +31,7 @@ MICRO = 1_000_000
 CONFIDENCES = ("first-party", "third-party")
 # Methods that price something other than training; a "*" entry never stands for them.
 NON_TRAINING = ("infer_input", "infer_output", "hosting_hour")
-# Providers that also bill the validation tokens of each evaluation during training (pricing.md §3).
+# Providers that also bill the validation tokens of each evaluation during training (Together's n_evals).
 BILLS_VALIDATION = {"together": "n_evals"}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
@@ -14,6 +15,8 @@ def run_quickstart(keep: Path | None = None, *, time_scale: float = 4.0, evaluat
                    provider: str = "sandbox") -> int:
     """Start the sandbox (or build a tiny local model), write the example project, submit, watch, show
     the model and history."""
+    from rich.markup import escape
+
     from tuneops import spec as specmod
     from tuneops.cli.history import history
     from tuneops.cli.watch import follow
@@ -40,10 +43,10 @@ def run_quickstart(keep: Path | None = None, *, time_scale: float = 4.0, evaluat
                       "downloaded; LoRA training runs in a process on this machine)")
         else:
             server = stack.enter_context(SandboxServer(time_scale=time_scale))
-            out.print(f"[bold]1.[/] sandbox (a local stand-in, not an LLM) listening on {server.url}")
+            out.print(f"[bold]1.[/] sandbox (a local stand-in, not an LLM) listening on {escape(server.url)}")
             env["TUNEOPS_SANDBOX_URL"] = os.environ["TUNEOPS_SANDBOX_URL"] = server.url
             write_example(Path("jobs"))
-        out.print(f"[bold]2.[/] example project written to {root}/jobs (support-triage.toml + data)")
+        out.print(f"[bold]2.[/] example project written to {escape(str(root / 'jobs'))} (support-triage.toml + data)")
         loaded = specmod.load(Path("jobs/support-triage.toml"))
         state.DB = str(root / ".tuneops" / "tuneops.db")
         store = open_store(state.DB)
@@ -67,9 +70,12 @@ def run_quickstart(keep: Path | None = None, *, time_scale: float = 4.0, evaluat
         history(job=None, limit=20, as_json=False)
         _finale(out, store, root, keep, step + 1)
         if keep:
-            out.print(f"project kept in {root}; try: cd {root} && tuneops runs list")
+            # The directory is the user's own name: no markup, and quoted for the shell it is pasted into.
+            out.print(f"project kept in {root}; try: cd {shlex.quote(str(root))} && tuneops runs list",
+                      markup=False)
         else:
-            out.print(f"the project in {root} is removed now; to keep it: tuneops quickstart --keep DIR")
+            out.print(f"the project in {root} is removed now; to keep it: tuneops quickstart --keep DIR",
+                      markup=False)
     return 0
 
 
@@ -107,4 +113,4 @@ def _finale(out, store, root: Path, keep: Path | None, step: int) -> None:  # ty
     where = root / "report" if keep else Path(tempfile.gettempdir()) / "tuneops-quickstart-report"
     path = write_report(store, where, jobs_dir=Path("jobs"))
     out.print(f"[bold]{step + 2}.[/] HTML report (runs, spend, evals, curves, scheduler, audit, ROI): "
-              f"{path.resolve().as_uri()}")
+              f"{escape(path.resolve().as_uri())}")

@@ -470,7 +470,8 @@ def parse(text: str, path: Path) -> JobSpec:
             # A check over the whole options table names the key it refused: point at that line.
             message = errors[0]["msg"].removeprefix("Value error, ")
             named = re.match(r"(options(?:\.[\w-]+)+)", message)
-            line = _find_line(text, tuple(named.group(1).split(".")) if named else field_path)
+            loc = tuple(named.group(1).split(".")) if named else field_path
+            line = _find_line(text, loc) or _header_line(text, loc)  # a misspelt [table] has no key line
             prefix = f"line {line}: " if line else ""
             problems.append(prefix + (message if named else _describe(field_path, errors)))
         raise SpecError(str(path), problems) from None

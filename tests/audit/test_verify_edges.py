@@ -60,6 +60,11 @@ def test_a_dropped_audit_table_is_named_not_a_traceback(ledger: Path, capsys: py
     assert main(["audit", "verify"]) == 1
     err = " ".join(capsys.readouterr().err.split())
     assert "no audit_event table while the ledger holds runs" in err and "Traceback" not in err
+    for argv in (["history"], ["audit", "log"], ["audit", "export"]):  # the other readers of the trail
+        assert main(argv) == 1, argv
+        err = " ".join(capsys.readouterr().err.split())
+        assert err.startswith("error: the ledger's database said: no such table: audit_event;"), (argv, err)
+        assert "`tuneops db status` checks its schema" in err
 
 
 def test_an_anchor_must_name_a_real_event(ledger: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -51,6 +51,21 @@ def test_global_options_work_after_the_command_too(ledger: str, capsys: pytest.C
     assert capsys.readouterr().out.startswith("seq,at,actor,action")
 
 
+def test_global_options_work_between_a_group_and_its_command(ledger: str,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runs", "--db", ledger, "list", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 1
+    assert main(["models", "-q", f"--db={ledger}", "list", "--format", "plain"]) == 0
+    assert capsys.readouterr().out.startswith("MODEL ")
+
+
+@pytest.mark.parametrize("argv", [["history", "--db"], ["runs", "list", "-v", "--db"], ["runs", "list", "--format"]])
+def test_a_global_option_without_its_value_says_so(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    # It used to take the command's name for its value: "Missing command" or "No such command 'list'".
+    assert main(argv) == 2
+    assert f"Option '{argv[-1]}' requires an argument" in capsys.readouterr().err
+
+
 def test_format_json_is_the_commands_json_and_plain_is_columns(ledger: str,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--db", ledger, "--format", "json", "runs", "list"]) == 0
@@ -142,3 +157,29 @@ def test_bracketed_names_print_as_written_in_logs_and_lineage(project: Path, san
     for argv in (["audit", "log", "--limit", "3"], ["lineage", run_id]):
         assert main(argv) == 0
         assert "[bold]ana[/bold]@ci" in capsys.readouterr().out, argv
+
+
+def test_paths_a_user_names_print_as_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # "[red]" would vanish as markup and "[/x]" (a closing tag nothing opened) ended in a traceback.
+    assert main(["init", "[red]jobs"]) == 0
+    assert "next: tuneops validate [red]jobs/support-triage.toml" in capsys.readouterr().out
+    ledger = str(tmp_path / "ledger.db")
+    assert main(["--db", ledger, "db", "upgrade"]) == 0
+    export = tmp_path / "a[/x]" / "audit.jsonl"
+    assert main(["--db", ledger, "audit", "export", "-o", str(export)]) == 0
+    assert f"wrote 0 audit events to {export}" in capsys.readouterr().err
+    report = tmp_path / "r[/b]"
+    assert main(["--db", ledger, "report", "--html", str(report), "--jobs", "[red]jobs"]) == 0
+    assert f"report written to {report / 'index.html'}" in capsys.readouterr().out
+
+
+def test_quickstart_kept_in_a_bracketed_directory_says_where(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import shlex
+
+    monkeypatch.setenv("TUNEOPS_SANDBOX_URL", "http://127.0.0.1:9/v1")  # quickstart sets it; undone after
+    keep = tmp_path / "q[/x] y"
+    assert main(["quickstart", "--keep", str(keep), "--no-eval", "--time-scale", "50"]) == 0
+    out = capsys.readouterr().out
+    assert f"example project written to {keep / 'jobs'}" in out
+    assert f"project kept in {keep}; try: cd {shlex.quote(str(keep))} && tuneops runs list" in out

@@ -127,7 +127,37 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         state.err_console().print("interrupted")
         return 130
+    except Exception as exc:
+        if not _ledger_error(exc):
+            raise
+        return _report_ledger_error(exc)
     return 0
+
+
+def _ledger_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database's (a ledger missing a table, locked, damaged), of whichever driver."""
+    import sqlite3
+
+    kinds: list[type] = [sqlite3.Error]
+    for module, name in (("sqlalchemy.exc", "SQLAlchemyError"), ("psycopg", "Error")):
+        loaded = sys.modules.get(module)  # a driver never imported raised nothing
+        if loaded is not None:
+            kinds.append(getattr(loaded, name))
+    return isinstance(exc, tuple(kinds))
+
+
+def _report_ledger_error(exc: BaseException) -> int:
+    """One line for a ledger the database refused (exit 1), the traceback only at -vv."""
+    import logging
+
+    from rich.markup import escape
+
+    logging.getLogger("tuneops").debug("ledger error", exc_info=exc)
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    state.err_console().print(f"[bold red]error:[/] the ledger's database said: {escape(first)}; the ledger may be "
+                              "damaged or not a tuneops ledger: `tuneops db status` checks its schema, `tuneops audit "
+                              "verify` its audit trail (-vv shows the traceback)", highlight=False, soft_wrap=True)
+    return 1
 
 
 def entry() -> None:

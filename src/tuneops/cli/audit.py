@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from tuneops.cli import render, state
+from tuneops.cli.conventions import output_file
 from tuneops.cli.history import Action, Actor, AsJson, Job, Provider, Since, Status, Subject, Until, audit_filter
 
 audit_app = typer.Typer(help="The audit trail: list it, verify its hash chain, anchor it, export it.",
@@ -141,6 +142,7 @@ def export(
     flt = audit_filter(job=job, provider=provider, actor=actor, action=action, since=since, until=until,
                        status=status, subject=subject)
     audit_query.check_format(fmt)  # before any file is created
+    output = output_file(output, "--output", f"audit.{fmt}")
     with state.reader() as reader:
         if output is None:
             audit_query.export(reader, sys.stdout, fmt, flt)
@@ -148,7 +150,7 @@ def export(
         output.parent.mkdir(parents=True, exist_ok=True)
         with output.open("w", encoding="utf-8", newline="") as fh:
             count = audit_query.export(reader, fh, fmt, flt)
-    state.err_console().print(f"wrote {count} audit events to {output}")
+    state.err_console().print(f"wrote {count} audit events to {output}", markup=False)
 
 
 def lineage(

@@ -90,6 +90,20 @@ def log_at_least(level: int) -> None:
         logging.getLogger("tuneops").setLevel(level)
 
 
+def output_file(path: Any, option: str, example: str) -> Any:
+    """``path`` for an option that writes one file; a folder, or a path under a file, is exit 2 (nothing written)."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise typer.BadParameter(f"{path} is a folder; name the file to write, e.g. {path / example}",
+                                 param_hint=f"'{option}'")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise typer.BadParameter(f"{path}: {blocking} is a file, not a folder; name a file in a folder you can write "
+                                 "to", param_hint=f"'{option}'")
+    return path
+
+
 class _Finite:
     """A float parameter type that refuses nan and inf: no interval, rate, scale or timeout means them."""
 
@@ -124,19 +138,45 @@ def _conform(command: Any) -> None:
         _conform(sub)
 
 
+def _root_option(arg: str) -> int:
+    """How many words a global option starting at ``arg`` takes (0: it is none)."""
+    if arg in ROOT_VALUED:
+        return 2
+    return 1 if arg.startswith(tuple(f"{o}=" for o in ROOT_VALUED)) or arg in ROOT_FLAGS else 0
+
+
+def _misspelt_root(name: str, own: dict[str, bool]) -> bool:
+    """Whether an option the command does not know is closest to a global one (``--formt``, ``--dbb``)."""
+    if not name.startswith("--") or name in own:
+        return False
+    import difflib
+
+    roots = [o for o in (*ROOT_VALUED, *ROOT_FLAGS) if o.startswith("--")]
+    best = difflib.get_close_matches(name, [*own, *roots], n=1, cutoff=0.7)
+    return bool(best) and best[0] in roots and best[0] not in own
+
+
 def hoist(root: Any, argv: list[str]) -> list[str]:
-    """``argv`` with global options after the command moved before it (see the module docstring)."""
-    i, command = 0, root
+    """``argv`` with global options after the command moved before it (see the module docstring).
+
+    Also between a group and its command (``runs --db x.db list``). A global option missing its value
+    is left alone at the front, so click says "Option '--db' requires an argument" instead of taking the
+    command's name for the value.
+    """
+    i, command, head, moved = 0, root, [], []
     while i < len(argv):
         arg = argv[i]
-        if arg in ROOT_VALUED:
-            i += 2
-        elif arg.startswith(tuple(f"{o}=" for o in ROOT_VALUED)) or arg in ROOT_FLAGS:
-            i += 1
+        step = _root_option(arg)
+        if step:
+            if i + step > len(argv):
+                return [arg]
+            (head if command is root else moved).extend(argv[i:i + step])
+            i += step
         elif arg.startswith("-") or not hasattr(command, "commands") or arg not in command.commands:
             break
         else:
             command = command.commands[arg]
+            head.append(arg)
             i += 1
             if not hasattr(command, "commands"):
                 break
@@ -144,7 +184,7 @@ def hoist(root: Any, argv: list[str]) -> list[str]:
     for p in command.params:
         for opt in (*p.opts, *getattr(p, "secondary_opts", ())):
             own[opt] = getattr(p, "param_type_name", "") == "option" and not p.is_flag and not p.count
-    head, moved, kept = argv[:i], [], []
+    kept: list[str] = []
     tail = argv[i:]
     j = 0
     while j < len(tail):
@@ -156,12 +196,13 @@ def hoist(root: Any, argv: list[str]) -> list[str]:
         if name in own:
             step = 2 if own[name] and "=" not in arg else 1
             kept += tail[j:j + step]
-        elif name in ROOT_VALUED:
-            step = 1 if "=" in arg else 2
+        elif _root_option(arg):
+            step = _root_option(arg)
+            if j + step > len(tail):
+                return [arg]
             moved += tail[j:j + step]
-        elif arg in ROOT_FLAGS:
-            step = 1
-            moved.append(arg)
+        elif _misspelt_root(name, own):
+            return [name]  # click answers at the root: "No such option: --formt (Possible options: --format)"
         else:
             step = 1
             kept.append(arg)

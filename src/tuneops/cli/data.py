@@ -242,40 +242,44 @@ def estimate(
     _render_estimates(report, job, ests)
 
 
+_CONFIDENCE = ("first-party", "third-party")
+# Cell colours of the estimate table: unknown prices and refusals stand out.
+_ESTIMATE_STYLE = {"unknown": "yellow", "third-party": "yellow", "refused†": "red", "over": "red", "ok": "green",
+                   "ok,": "yellow"}
+
+
 def _render_estimates(report: PreflightReport, job: Any, ests: list[Any]) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
+    from tuneops.cli import render
     from tuneops.economics import format_usd
 
     con = state.console()
-    approx = "" if report.token_count_exact else " [yellow](approximate token count)[/]"
-    table = Table(title=f"{escape(str(report.spec))}: {job.model.base} ({job.method}), {report.examples:,} examples, "
-                        f"{report.tokens:,} tokens per epoch{approx}", title_justify="left")
+    title = (f"{report.spec}: {job.model.base} ({job.method}), {report.examples:,} examples, "
+             f"{report.tokens:,} tokens per epoch" + ("" if report.token_count_exact else " (approximate token count)"))
     per_run = job.budget.per_run_microusd
     show_time = any(e.time_s is not None for e in ests)
     cols = ["provider", "epochs", "trained tokens", "per 1M", "estimate", "confidence"]
     cols += ["time"] if show_time else []
     cols += ["budget"] if per_run is not None else []
-    for col in cols:
-        table.add_column(col, justify="left" if col in ("provider", "budget", "confidence") else "right",
-                         no_wrap=col == "confidence")
+    rows = []
     for e in ests:
-        cost = format_usd(e.microusd) if e.microusd is not None else "[yellow]unknown[/]"
-        rate = format_usd(e.microusd_per_mtok) if e.microusd_per_mtok is not None else "[yellow]unknown[/]"
-        sure = {"first-party": "first-party", "third-party": "[yellow]third-party[/]"}.get(e.confidence or "", "-")
+        cost = format_usd(e.microusd) if e.microusd is not None else "unknown"
+        rate = format_usd(e.microusd_per_mtok) if e.microusd_per_mtok is not None else "unknown"
         row = [e.provider, f"{e.epochs}" + ("" if e.epochs_rule == "set in the spec" else "*"),
-               f"{e.trained_tokens:,}", rate, cost, sure]
+               f"{e.trained_tokens:,}", rate, cost, e.confidence if e.confidence in _CONFIDENCE else "-"]
         if show_time:
             row.append("unknown" if e.time_s is None else f"{e.time_s:,}s")
         if per_run is not None:
             if e.microusd is None:
-                row.append("[red]refused†[/]")
+                row.append("refused†")
             else:
-                ok = "[green]ok[/]" if e.confidence != "third-party" else "[yellow]ok, warned‡[/]"
-                row.append(ok if e.microusd <= per_run else f"[red]over {format_usd(per_run)}[/]")
-        table.add_row(*row)
-    con.print(table)
+                ok = "ok" if e.confidence != "third-party" else "ok, warned‡"
+                row.append(ok if e.microusd <= per_run else f"over {format_usd(per_run)}")
+        rows.append(row)
+    if render.plain():  # piped: the title on a line of its own, then one line per provider, never cut
+        con.print(title, markup=False)
+    render.listing(cols, rows, title=title, style=lambda i, v: _ESTIMATE_STYLE.get(v.split(" ")[0], ""))
     if per_run is not None and any(e.microusd is None for e in ests):
         con.print("[dim]† refused at submit: the spec sets a budget and this price is unknown (add a sourced "
                   "price to .tuneops/pricing.toml)[/]")
@@ -298,5 +302,5 @@ def _render_estimates(report: PreflightReport, job: Any, ests: list[Any]) -> Non
     if not report.token_count_exact:
         con.print(f"[yellow]tokens:[/] {escape(report.tokenizer.note)}")
     if report.counts["error"]:
-        con.print(f"[red]the data has {report.counts['error']:,} error(s); `tuneops validate {report.spec}` "
-                  "lists them (estimates count the usable examples)[/]")
+        con.print(f"[red]the data has {report.counts['error']:,} error(s); "
+                  f"`tuneops validate {escape(str(report.spec))}` lists them (estimates count the usable examples)[/]")

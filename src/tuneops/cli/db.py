@@ -48,12 +48,27 @@ def _status(store: Any) -> dict[str, Any]:
             "expected": sorted(SCHEMA_HEADS), "unknown_revisions": unknown, "tables": tables, **counts}
 
 
+def _status_of(db: str | None) -> dict[str, Any]:
+    """The status of the ledger at ``db``; a SQLite file not there yet is reported empty, not created."""
+    from pathlib import Path
+
+    from tuneops.store import open_store
+    from tuneops.store.migrate import SCHEMA_HEADS
+    from tuneops.store.urls import refuse_folder, resolve_url, sqlite_path
+
+    url = resolve_url(db, create=False)
+    refuse_folder(url)
+    path = sqlite_path(url)
+    if path is None or Path(path).exists():
+        return _status(open_store(db, migrate=False))
+    return {"url": url, "dialect": "sqlite", "schema": "empty", "revisions": [], "expected": sorted(SCHEMA_HEADS),
+            "unknown_revisions": [], "tables": 0, "runs": None, "models": None, "audit_events": None}
+
+
 @db_app.command("status")
 def status(as_json: AsJson = False) -> None:
     """Show the ledger's URL (password hidden), schema revisions and what it holds; exit 1 if not current."""
-    from tuneops.store import open_store
-
-    info = _status(open_store(state.DB, migrate=False))
+    info = _status_of(state.DB)
     if as_json:
         state.print_json(info)
     else:
@@ -61,7 +76,7 @@ def status(as_json: AsJson = False) -> None:
         word = {"current": "[green]current[/]", "behind": "[yellow]needs `tuneops db upgrade`[/]",
                 "empty": "[yellow]empty: `tuneops db upgrade` creates the tables[/]",
                 "newer": "[red]newer than this tuneops: upgrade tuneops before using this ledger[/]"}
-        out.print(f"ledger    {info['url']} ({info['dialect']})", soft_wrap=True)
+        out.print(f"ledger    {info['url']} ({info['dialect']})", soft_wrap=True, markup=False)
         out.print(f"schema    {word[info['schema']]}  revisions {', '.join(info['revisions']) or '-'}"
                   f"  (this tuneops: {', '.join(info['expected'])})")
         if info["schema"] == "current":
@@ -91,6 +106,7 @@ def upgrade(as_json: AsJson = False) -> None:
         return
     if ran:
         state.console().print(f"migrated {store.url} from {', '.join(sorted(before)) or 'an empty database'} "
-                              f"to {', '.join(sorted(after))}", soft_wrap=True)
+                              f"to {', '.join(sorted(after))}", soft_wrap=True, markup=False)
     else:
-        state.console().print(f"{store.url} is already current ({', '.join(sorted(after))})", soft_wrap=True)
+        state.console().print(f"{store.url} is already current ({', '.join(sorted(after))})", soft_wrap=True,
+                              markup=False)

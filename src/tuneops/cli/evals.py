@@ -26,10 +26,16 @@ class _DefaultRun(TyperGroup):
     """A group whose first argument, when it is no subcommand, is the model to run an eval on."""
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        """Treat `eval MODEL ...` as `eval run MODEL ...`."""
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
+        """Treat `eval MODEL ...` as `eval run MODEL ...`, unless MODEL is a misspelt command (`eval comapre`)."""
+        if args and args[0] not in self.commands and not args[0].startswith("-") and not self._misspelt(args[0]):
             args = ["run", *args]
         return super().resolve_command(ctx, args)
+
+    def _misspelt(self, word: str) -> bool:
+        # A plain word close to a command name; model ids, aliases and run ids hold ':', '@', '-' or digits.
+        import difflib
+
+        return word.isalpha() and bool(difflib.get_close_matches(word, list(self.commands), n=1, cutoff=0.75))
 
 
 eval_app = typer.Typer(cls=_DefaultRun, no_args_is_help=True,
@@ -282,6 +288,10 @@ def eval_list(
         rows = listings.list_evals(db, job=job, model=model, limit=limit)
     if as_json:
         state.print_json([ledger.as_dict(r) for r in rows])
+        return
+    if not rows and (job or model):
+        given = " ".join(f"--{k} {v!r}" for k, v in (("job", job), ("model", model)) if v)
+        state.console().print(f"no evals match {given}; `tuneops eval list` shows every eval", markup=False)
         return
     if not rows:
         state.console().print("no evals yet: tuneops eval MODEL --set FILE.jsonl")

@@ -52,9 +52,9 @@ def export(
     model_id = target.model if target is not None else model
     provider = registry.create("local", ProviderConfig(options=dict(target.options) if target else {}))
     out = state.console()
-    out.print(f"merging {model_id} into its base model ...")
+    out.print(f"merging {model_id} into its base model ...", markup=False)
     files = provider.export_merged(model_id, merged)  # type: ignore[attr-defined]
     for path in files:
-        out.print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+        out.print(f"wrote {path} ({path.stat().st_size:,} bytes)", markup=False)
     out.print(f"serve it with any transformers-compatible server, e.g. AutoModelForCausalLM.from_pretrained("
-              f"{str(merged)!r})")
+              f"{str(merged)!r})", markup=False)

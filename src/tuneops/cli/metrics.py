@@ -24,10 +24,12 @@ def runs_metrics(
     as_json: bool = typer.Option(False, "--json", help="Print the series and the verdict as JSON."),
 ) -> None:
     """Training and validation loss of a run by step, and whether it looks overfit."""
+    from tuneops.cli.conventions import output_file
     from tuneops.errors import TuneopsError
     from tuneops.runs import curves
     from tuneops.store import queries
 
+    png, html = output_file(png, "--png", "curves.png"), output_file(html, "--html", "curves.html")
     store = state.store(read_only=True)
     with store.read() as s:
         run = queries.get_run(s, run_id)
@@ -74,4 +76,4 @@ def runs_metrics(
     else:
         out.print(f"[dim]overfitting check: {verdict.reason}[/]")
     for path in written:
-        out.print(f"wrote {path}")
+        out.print(f"wrote {path}", markup=False)

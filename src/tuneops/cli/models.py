@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 @models_app.command("list")
 def models_list(
     job: str = typer.Option(None, "--job", help="Only this job's models.", show_default=False),
-    limit: int = typer.Option(50, "--limit", help="At most this many models (0: all)."),
+    limit: int = typer.Option(50, "--limit", min=0, help="At most this many models (0: all)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Models newest first: id, job, run, base, dataset hash, eval scores, cost, created, shutdown, aliases."""
@@ -28,6 +28,9 @@ def models_list(
         records = listings.list_models(db, job=job, limit=limit or None)
     if as_json:
         state.print_json([r.as_dict() for r in records])
+        return
+    if not records and job:
+        state.console().print(f"no models match --job {job!r}; `tuneops models list` shows every model", markup=False)
         return
     if not records:
         state.console().print("no models yet: a succeeded run produces one (tuneops submit jobs/<name>.toml)")
@@ -128,12 +131,10 @@ def models_rollback(
     if as_json:
         state.print_json(move)
         return
-    from rich.markup import escape
-
     out = state.console()
-    out.print(escape(f"rolled back {move.alias}: now {move.model} (was {move.previous_model})"), soft_wrap=True)
+    out.print(f"rolled back {move.alias}: now {move.model} (was {move.previous_model})", markup=False, soft_wrap=True)
     for note in move.notes:
-        out.print(f"  {escape(note)}", soft_wrap=True)
+        out.print(f"  {note}", markup=False, soft_wrap=True)
 
 
 @models_app.command("history")

@@ -33,22 +33,20 @@ def _row(price: Any) -> dict[str, Any]:
 
 
 def _table(rows: list[dict[str, Any]], title: str) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
+    """The catalog as a listing: a table on a terminal, one line per price when piped (see render.listing)."""
+    from tuneops.cli import render
     from tuneops.economics import format_usd
 
-    table = Table(title=title, title_justify="left")
-    for col in ("provider", "model", "method", "size", "price", "confidence", "checked"):
-        table.add_column(col, overflow="fold", justify="right" if col == "price" else "left",
-                         no_wrap=col in ("price", "confidence", "checked"))
+    cells = []
     for r in rows:
-        price = format_usd(r["microusd"]) if r["microusd"] is not None else "[yellow]unknown[/]"
+        price = format_usd(r["microusd"]) if r["microusd"] is not None else "unknown"
         unit = "/h" if r["unit"] == "per hour" else "/1M"
-        sure = {"third-party": "[yellow]third-party[/]"}.get(r["confidence"] or "", r["confidence"] or "-")
-        size = " ".join(x for x in (r["size"], r["training_type"] or "") if x)
-        table.add_row(r["provider"], escape(r["model"]), r["method"], size, f"{price}{unit}", sure, r["checked"])
-    state.console().print(table)
+        size = " ".join(x for x in (r["size"], r["training_type"] or "") if x) or "-"
+        cells.append((r["provider"], r["model"], r["method"], size, f"{price}{unit}", r["confidence"] or "-",
+                      r["checked"]))
+    render.listing(("provider", "model", "method", "size", "price", "confidence", "checked"), cells, title=title,
+                   records=rows, style=lambda i, v: "yellow" if (i, v.split("/")[0]) in ((4, "unknown"),
+                                                                                      (5, "third-party")) else "")
 
 
 @pricing_app.command("list")
@@ -57,16 +55,25 @@ def pricing_list(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Every catalog entry (your pricing file's first), one line each."""
+    from rich.markup import escape
+
     from tuneops import economics
+    from tuneops.cli import render
 
     rows = [_row(p) for p in economics.catalog() if provider in (None, p.provider)]
+    if not rows and provider is not None:
+        from tuneops import registry
+        from tuneops.errors import ProviderNotFound
+
+        raise ProviderNotFound(provider, registry.names(), "pricing list --provider")
     if as_json:
         state.print_json(rows)
         return
     _table(rows, "pricing catalog" + (f": {provider}" if provider else "") + " (first matching entry wins)")
-    override = economics.override_path()
-    state.console().print(f"[dim]your prices: {override or 'none (.tuneops/pricing.toml or TUNEOPS_PRICING)'}; "
-                          "`tuneops pricing show PROVIDER [MODEL]` gives sources and notes[/]")
+    if not render.plain():  # piped, the listing is rows only
+        override = economics.override_path()
+        state.console().print(f"[dim]your prices: {escape(str(override or 'none'))} (.tuneops/pricing.toml or "
+                              "TUNEOPS_PRICING); `tuneops pricing show PROVIDER [MODEL]` gives sources and notes[/]")
 
 
 @pricing_app.command("show")

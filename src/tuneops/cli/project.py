@@ -34,7 +34,7 @@ def init(
         out.print(f"wrote {path}", markup=False)
     for path in kept:
         out.print(f"kept {path} (it exists; --force overwrites it)", markup=False)
-    out.print(f"next: tuneops validate {directory / 'support-triage.toml'}")
+    out.print(f"next: tuneops validate {directory / 'support-triage.toml'}", markup=False)
 
 
 def quickstart(

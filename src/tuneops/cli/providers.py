@@ -147,7 +147,11 @@ def providers_docs(
     from tuneops.errors import TuneopsError
 
     stale = []
-    for name in names or [n for n in registry.names() if providerdocs.page(n, docs_dir).is_file()]:
+    names = names or [n for n in registry.names() if providerdocs.page(n, docs_dir).is_file()]
+    if not names:  # "current" would claim a check that never ran
+        raise TuneopsError(f"no provider pages in {docs_dir}; pass --dir with the folder holding <name>.md pages "
+                           "(default: docs/providers, from the repository's root)")
+    for name in names:
         text = providerdocs.current(name, docs_dir)
         if text is None:
             raise TuneopsError(f"{providerdocs.page(name, docs_dir)}: missing, or without the generated-part "

@@ -68,12 +68,13 @@ def phase(text: str) -> Iterator[Callable[[str], None]]:
 
 
 def in_order(events: list[Any]) -> list[Any]:
-    """Run events oldest first, with training steps reported in the same second put in step order.
+    """Run events oldest first: by the second they carry, then as recorded, a second's training steps in step order.
 
-    Providers time events to the second and list them in no stable order, so their insertion order
-    (and id) can put step 114 before step 98; other events keep their place.
+    A state change tuneops saw at 12 s is recorded before the provider's events of 11 s that the next
+    poll fetches, so the order of recording alone runs backwards in time. Providers time events to the
+    second, and ledgers written before their order was kept can hold step 114 before step 98.
     """
-    out = list(events)
+    out = sorted(events, key=lambda e: e.at.replace(microsecond=0) if e.at else datetime.min)
     by_time: dict[Any, list[int]] = {}
     for i, e in enumerate(out):
         if e.kind == "provider" and e.data and '"step"' in e.data:

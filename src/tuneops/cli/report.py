@@ -25,7 +25,7 @@ def serve(directory: Path, port: int) -> None:
 
     server = ThreadingHTTPServer(("127.0.0.1", port), partial(ReadOnly, directory=str(directory)))
     state.console().print(f"serving {directory} read-only at http://127.0.0.1:{server.server_port}/ "
-                          "(Ctrl-C stops)")
+                          "(Ctrl-C stops)", markup=False)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -54,6 +54,6 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(f"cannot make the directory {html}: {exc.strerror or exc}; name a new or "
                                      "existing directory you can write to", param_hint="'--html'") from None
         path = write_report(state.store(), html, jobs_dir=jobs)
-        state.console().print(f"report written to {path}")
+        state.console().print(f"report written to {path}", markup=False)
         if serve_it:
             serve(html, port)

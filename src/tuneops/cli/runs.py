@@ -96,8 +96,12 @@ def runs_list(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Runs, newest first."""
+    from rich.markup import escape
+
     from tuneops.store import listings
 
+    if status is not None:
+        _check_state(status)
     with state.reader() as db:
         runs = listings.list_runs(db, job=job, provider=provider, state=status, active=active, limit=limit)
         warnings = listings.serving_deadlines(db, within_days=30)
@@ -107,11 +111,35 @@ def runs_list(
     out = state.console()
     if runs:
         render.print_runs(runs)
+    elif job or provider or status or active:
+        out.print(_no_match(job, provider, status, active), markup=False, soft_wrap=True)
     else:
         out.print("no runs yet: tuneops submit jobs/<name>.toml")
     for model, what, when in warnings:
-        out.print(f"[yellow]warning:[/] {what} of {model.provider_model_id} (job {model.job_name}) stops "
+        out.print(f"[yellow]warning:[/] {what} of {escape(model.provider_model_id)} (job {model.job_name}) stops "
                   f"serving on {when:%Y-%m-%d}; retrain or move the job to another base model", soft_wrap=True)
+
+
+def _check_state(status: str) -> None:
+    """A --state that no run can be in is a typo to point out, not an empty listing."""
+    from tuneops.errors import did_you_mean
+    from tuneops.store.states import ACTIVE_RUN_STATES, TERMINAL_STATES
+
+    known = [*ACTIVE_RUN_STATES, *TERMINAL_STATES]
+    if status not in known:
+        raise typer.BadParameter(f"{status!r} is not a run state;{did_you_mean(status, known)} states: "
+                                 f"{', '.join(known)}", param_hint="'--state'")
+
+
+def _no_match(job: str | None, provider: str | None, status: str | None, active: bool) -> str:
+    """What an empty filtered listing says: which filters matched nothing, and a likely misspelt provider."""
+    from tuneops import registry
+    from tuneops.errors import did_you_mean
+
+    given = [f"--job {job!r}" if job else "", f"--provider {provider!r}" if provider else "",
+             f"--state {status!r}" if status else "", "--active" if active else ""]
+    hint = did_you_mean(provider, registry.names()) if provider and provider not in registry.names() else ""
+    return f"no runs match {' '.join(g for g in given if g)};{hint} `tuneops runs list` shows every run"
 
 
 @runs_app.command("show")

@@ -68,7 +68,7 @@ def plan_cmd(
                           "jobs": [j.as_dict() for j in result.jobs]})
         return
     if not result.jobs:
-        state.console().print(f"no job specs in {jobs}")
+        state.console().print(f"no job specs in {jobs}", markup=False)
         return
     rows = []
     for j in result.jobs:
@@ -164,8 +164,12 @@ def run_cmd(
 ) -> None:
     """Run the scheduler until SIGTERM or SIGINT (graceful: the fire in hand finishes), one health line
     per tick."""
-    jobs = _jobs_dir(jobs)
     from rich.markup import escape
+
+    from tuneops.cli.conventions import output_file
+
+    jobs = _jobs_dir(jobs)
+    health_file = output_file(health_file, "--health-file", "health.json")
 
     from tuneops.scheduler.loop import SchedulerLoop, health_line
 

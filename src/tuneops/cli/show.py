@@ -61,12 +61,17 @@ def show_run(db: Sql, run_id: str, *, events: int = 15, as_json: bool = False) -
                                    f"{deployment.endpoint or '-'}"
                      + (f"  hosting cost {render.usd(deployment.cost_microusd)}"
                         if deployment.cost_microusd is not None else "")))
-    for k, v in rows:
-        grid.add_row(k, v if k == "state" else Text(v))  # paths, errors: the provider's text, not markup
     if model is not None and (model.shutdown_at or model.base_shutdown_at):
-        grid.add_row("stops serving", f"model {render.when(model.shutdown_at) or '-'}, "
-                                      f"base {render.when(model.base_shutdown_at) or '-'}")
-    out.print(grid)
+        rows.append(("stops serving", f"model {render.when(model.shutdown_at) or '-'}, "
+                                      f"base {render.when(model.base_shutdown_at) or '-'}"))
+    if render.plain():  # piped: one line per field, never wrapped (a grid folds long paths at the width)
+        rows = [(k, f"{run.state}  (provider status: {run.provider_status or '-'})" if k == "state" else v)
+                for k, v in rows]
+        out.print("\n".join(f"{k:<15} {v}" for k, v in rows), markup=False)
+    else:
+        for k, v in rows:
+            grid.add_row(k, v if k == "state" else Text(v))  # paths, errors: the provider's text, not markup
+        out.print(grid)
     if checkpoints:
         out.print("\n[bold]checkpoints[/]")
         for c in checkpoints:

@@ -19,17 +19,21 @@ QUIET = False  # -q: no progress or notes on stderr
 
 
 def console() -> Console:
-    """The stdout console."""
+    """The stdout console; piped or redirected, it never wraps a line (an id split at column 80 breaks grep)."""
     from rich.console import Console
 
-    return Console(highlight=False, emoji=False)  # model ids like ft:x:m:1 hold ":m:", an emoji code
+    out = Console(highlight=False, emoji=False)  # model ids like ft:x:m:1 hold ":m:", an emoji code
+    out.soft_wrap = not out.is_terminal
+    return out
 
 
 def err_console() -> Console:
-    """The stderr console (errors, progress)."""
+    """The stderr console (errors, progress); like ``console``, it wraps no line when it is not a terminal."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, emoji=False)
+    err = Console(stderr=True, highlight=False, emoji=False)
+    err.soft_wrap = not err.is_terminal
+    return err
 
 
 def store(*, read_only: bool = False) -> Store:

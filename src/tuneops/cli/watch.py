@@ -82,8 +82,8 @@ def _live(orch: Orchestrator, run: RunRow, line, console, interval: float) -> Ru
 def _summary(run: RunRow) -> RunRow:
     out = state.console()
     if run.state == "succeeded":
-        out.print(f"[green]succeeded[/]: model {run.model_id}  (cost {render.usd(run.cost_microusd)}, "
-                  f"estimate {render.usd(run.estimate_microusd)})")
+        out.print(f"[green]succeeded[/]: model {escape(run.model_id or '')}  "
+                  f"(cost {render.usd(run.cost_microusd)}, estimate {render.usd(run.estimate_microusd)})")
     elif run.state == "failed":
         out.print(f"[red]failed[/]: {escape(run.error_code or '')} {escape(run.error_message or '')}")
     else:

@@ -34,5 +34,5 @@ def serve(
         conventions.log_at_least(logging.INFO)  # a server's log is its output: each delivery, one line
     state.err_console().print(f"receiving webhooks at http://{host}:{port}{webhooks.WEBHOOK_PATH} "
                               f"for runs at {', '.join(provider)}; point the provider's webhook endpoint "
-                              "at it through an HTTPS proxy or tunnel")
+                              "at it through an HTTPS proxy or tunnel", markup=False)
     webhooks.serve(receiver, host=host, port=port)

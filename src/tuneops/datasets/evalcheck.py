@@ -32,6 +32,7 @@ def noise_floor(n: int) -> float:
 
 def spec_findings(loaded: LoadedSpec, at: SpecLocator) -> list[Finding]:
     """[eval] and [promote] checked against each other: metric names known, promote metric scored."""
+    from tuneops.errors import did_you_mean
     from tuneops.evals import metrics
 
     spec = loaded.spec
@@ -43,7 +44,8 @@ def spec_findings(loaded: LoadedSpec, at: SpecLocator) -> list[Finding]:
         for name in others:
             if name not in known:
                 out.append(at.error("eval.metric", "eval.metrics",
-                                    f"unknown metric {name!r}; known: {', '.join(known)}"))
+                                    f"unknown metric {name!r};{did_you_mean(name, known)} known: "
+                                    f"{', '.join(known)}"))
     if spec.promote is not None:
         if spec.eval is None:
             out.append(at.error("promote.no_eval", "promote",

@@ -2,8 +2,8 @@
 
 An installed adapter's ``capabilities`` are the truth for what it declares; this module's table of
 documented limits fills what capabilities do not carry (max examples, validation caps) and stands in
-for providers whose adapters are not installed. Sources: ``reference/providers.md`` and
-``reference/reliability.md``; numbers marked UNCONFIRMED there are left out (None = not checked).
+for providers whose adapters are not installed. Each entry's ``source`` names the provider document it
+comes from; a number no such document confirmed is left out (None = not checked).
 """
 
 from __future__ import annotations

@@ -191,8 +191,19 @@ def _provider_names(loaded: LoadedSpec, providers: list[str] | None, given: Mapp
         from tuneops.errors import ProviderNotFound
 
         known = sorted(set(registry.names()) | set(limits_mod.FALLBACK))
-        raise ProviderNotFound(unknown[0], known, "--providers" if providers else "model.provider")
+        raise ProviderNotFound(unknown[0], known, "--providers" if providers else _where_provider(loaded))
     return names
+
+
+def _where_provider(loaded: LoadedSpec) -> str:
+    """``jobs/x.toml:8: model.provider``: where the spec names its provider."""
+    from tuneops.spec import _find_line
+
+    try:
+        line = _find_line(loaded.path.read_text(encoding="utf-8"), ("model", "provider"))
+    except OSError:
+        line = None
+    return f"{loaded.path}{f':{line}' if line else ''}: model.provider"
 
 
 def preflight(loaded: LoadedSpec, providers: list[str] | None = None, *, cache_dir: Path | None = None,

@@ -98,6 +98,8 @@ def convert_file(source: Path, output: Path, *, system: str | None = None, force
     """Convert ``source`` to chat JSONL at ``output``; nothing is written when no line converts."""
     if source.resolve() == output.resolve():
         raise DatasetError(f"{output}: the output must be a new file, not the input")
+    if output.is_dir():
+        raise DatasetError(f"{output} is a directory; name the file to write, e.g. {output / 'chat.jsonl'}")
     if output.exists() and not force:
         raise DatasetError(f"{output} exists; pass --force to replace it")
     try:
@@ -120,8 +122,12 @@ def convert_file(source: Path, output: Path, *, system: str | None = None, force
     if not lines:
         first = "; ".join(f"line {n}: {r}" for n, r in report.skipped[:3])
         raise DatasetError(f"{source}: no line could be converted ({first or 'the file is empty'}); nothing written")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".convert-", dir=output.parent)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".convert-", dir=output.parent)
+    except OSError as exc:
+        why = next((f"{p} is a file, not a folder" for p in output.parents if p.is_file()), exc.strerror or str(exc))
+        raise DatasetError(f"{output}: cannot write it ({why}); name a file in a folder you can write to") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.writelines(lines)

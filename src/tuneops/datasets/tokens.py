@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # Per-example training-token limits (training context, not inference context). Longest prefix wins.
-# Sources: reference/reliability.md §1.6 (OpenAI/Azure tables, cookbook PR 1413), providers.md §6.
+# Each entry names its source (OpenAI/Azure model tables, the OpenAI cookbook, the provider's guide).
 MODEL_LIMITS: tuple[tuple[str, int, str], ...] = (
     ("gpt-4o-mini-2024-07-18", 65_536, "OpenAI fine-tuning guide (mirrors); Azure model table"),
     ("gpt-4o-mini", 65_536, "OpenAI fine-tuning guide (mirrors); Azure model table"),

@@ -235,7 +235,10 @@ def build(name: str, config: MetricConfig) -> Metric:
     if factory is None:
         ep = _plugins().get(name)
         if ep is None:
-            raise MetricError(f"unknown metric {name!r} in [eval] metrics; available: {', '.join(names())}. "
+            from tuneops.errors import did_you_mean
+
+            raise MetricError(f"unknown metric {name!r} in [eval] metrics;{did_you_mean(name, names())} "
+                              f"available: {', '.join(names())}. "
                               f"Fix the name, or install the plugin that registers it under {GROUP!r}")
         factory = ep.load()
     metric = factory(config)

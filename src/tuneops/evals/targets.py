@@ -57,9 +57,8 @@ def eval_config(spec: JobSpec | None, base_dir: Path | None, *, set_path: Path |
     elif set_path is not None:
         config = EvalConfig(set_path=set_path)
     else:
-        where = f"the spec of job {spec.name}" if spec is not None else "no job spec"
-        raise TuneopsError(f"no eval set: {where} has no [eval] section; pass --set FILE.jsonl "
-                           "or --spec jobs/<name>.toml")
+        why = f"the spec of job {spec.name} has no [eval] section" if spec is not None else "no job spec names one"
+        raise TuneopsError(f"no eval set: {why}; pass --set FILE.jsonl or --spec jobs/<name>.toml")
     updates: dict[str, object] = {}
     if metrics:
         updates["metrics"] = tuple(metrics)

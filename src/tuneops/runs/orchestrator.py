@@ -162,7 +162,7 @@ class Orchestrator(IntentSubmission, VerifiedUploads, RunTracking):
         from tuneops.datasets import build_snapshot
 
         spec = loaded.spec.with_provider(provider) if provider else loaded.spec
-        where = f"{loaded.path}: model.provider"
+        where = "--provider" if provider else f"{loaded.path}: model.provider"
         adapter = self.pool.get(spec.model.provider, spec.provider_options(), where=where)
         if spec.method not in adapter.capabilities.methods:
             raise TuneopsError(f"{loaded.path}: method: {adapter.name} does not support {spec.method!r}; "

@@ -16,14 +16,14 @@ from tuneops.runs.intent import Prepared
 
 
 def _ledger(db: str | None) -> Any:
-    """The ledger if it exists (never created here), else None."""
-    import os
+    """The ledger if it exists (never created here), else None; found as every command finds it (the
+    project's, from a folder inside it too), so plan and submit agree on "no changes"."""
+    from tuneops.store.urls import refuse_folder, resolve_url, sqlite_path
 
-    from tuneops.store.urls import DEFAULT_PATH, ENV_URL, sqlite_path
-
-    value = db or os.environ.get(ENV_URL) or str(DEFAULT_PATH)
-    path = sqlite_path(value) if "://" in value else value
-    if path is not None and not Path(path).expanduser().is_file():
+    url = resolve_url(db, create=False)
+    refuse_folder(url)
+    path = sqlite_path(url)
+    if path is not None and not Path(path).is_file():
         return None
     from tuneops.store import open_store
 

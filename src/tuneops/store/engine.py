@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 from tuneops.errors import StoreError
-from tuneops.store.urls import resolve_url
+from tuneops.store.urls import refuse_folder, resolve_url
 
 # How long a SQLite writer waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT_S = 60
@@ -114,12 +114,14 @@ class Store:
 def open_store(db: str | None = None, *, migrate: bool = True) -> Store:
     """Open the ledger at ``db`` (path, URL, or the default) and bring its schema up to date."""
     url = resolve_url(db)
+    refuse_folder(url)
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:
-        raise StoreError(f"cannot connect to database {_safe(url)}: {exc}") from None
+        # The driver's own words, without SQLAlchemy's "(Background on this error at: https://...)".
+        raise StoreError(f"cannot connect to database {_safe(url)}: {getattr(exc, 'orig', None) or exc}") from None
     store = Store(engine)
     if migrate:
         from tuneops.store.migrate import upgrade

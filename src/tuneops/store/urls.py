@@ -39,8 +39,19 @@ def resolve_url(db: str | None = None, *, create: bool = True) -> str:
     return f"sqlite:///{path}"
 
 
+def refuse_folder(url: str) -> None:
+    """A SQLite ledger path naming a folder is a slip in --db (exit 2), not a database to connect to."""
+    path = sqlite_path(url)
+    if path is not None and Path(path).is_dir():
+        from tuneops.errors import TuneopsError
+
+        raise TuneopsError(f"the ledger path {path} is a folder; pass a file in it (--db {Path(path) / 'tuneops.db'}) "
+                           "or a database URL")
+
+
 def require_ledger(url: str) -> None:
     """Raise LedgerNotFound when ``url`` names a SQLite file that does not exist (a read-only command's check)."""
+    refuse_folder(url)
     path = sqlite_path(url)
     if path is not None and not Path(path).is_file():
         from tuneops.errors import LedgerNotFound
