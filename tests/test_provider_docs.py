@@ -82,8 +82,6 @@ def test_a_stale_page_is_reported_and_rewritten(tmp_path: Path, capsys: pytest.C
 ROOT = DOCS.parents[1]
 SHIPPED = ["README.md", "jobs/README.md", "docs/**/*.md", "examples/**/*.md", "src/tuneops/**/*.py",
            "src/tuneops/data/*.toml", "providers/**/*.py"]
-# The one citation left is inside the OpenAI adapter's Capabilities(...), which another change owns.
-KNOWN = {("providers/openai/adapter.py", "reference/providers.md")}
 
 
 def test_what_ships_cites_only_documents_that_ship() -> None:
@@ -98,6 +96,6 @@ def test_what_ships_cites_only_documents_that_ship() -> None:
             for cited in set(re.findall(r"[\w./-]*\w\.md\b", text)):
                 if cited.startswith("/") or ("." in cited.split("/")[0] and "/" in cited):
                     continue  # a web address (docs.fireworks.ai/...md)
-                if not ((path.parent / cited).exists() or (ROOT / cited).exists()) and (rel, cited) not in KNOWN:
+                if not ((path.parent / cited).exists() or (ROOT / cited).exists()):
                     missing.append((rel, cited))
     assert not missing

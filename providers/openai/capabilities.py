@@ -27,8 +27,8 @@ OPENAI_CAPABILITIES = Capabilities(
     deprecated="OpenAI is winding down self-serve fine-tuning for new users",
     webhooks=True,
     limits=HyperparameterLimits(seed=(0, 2**31 - 1), epochs=(1, 50),
-                                source="OpenAI API reference: n_epochs 1-50 (reference/providers.md); "
-                                       "seed a 32-bit int"),
+                                source="OpenAI API reference: n_epochs 1-50 (older reference text; the current "
+                                       "range is not published); seed a 32-bit int"),
 )
 
 AZURE_CAPABILITIES = Capabilities(
