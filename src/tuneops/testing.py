@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from tuneops import progress
 from tuneops.clock import utcnow
 from tuneops.errors import (
     AmbiguousCreate,
@@ -329,7 +330,8 @@ class FakeProvider:
         """Keep the file in memory."""
         self._call("upload")
         fid = self.backend.next_id("file")
-        self.backend.files[fid] = path.read_bytes()
+        with progress.open_upload(path, to=self.name) as fh:
+            self.backend.files[fid] = fh.read()
         return Upload(self.name, sha256, fid, len(self.backend.files[fid]), upload_filename(sha256))
 
     def location(self) -> str:
