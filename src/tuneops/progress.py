@@ -32,7 +32,8 @@ log = logging.getLogger("tuneops.progress")
 
 Advance = Callable[[int], None]
 # Bytes gathered before a reporter hears of them: a line-by-line reader would otherwise call it per line.
-_FLUSH_BYTES = 256 * 1024
+# One HTTP client chunk (httpx sends 64 KiB at a time), so a slow upload still moves its bar every chunk.
+_FLUSH_BYTES = 64 * 1024
 _reporter: contextvars.ContextVar[Reporter | None] = contextvars.ContextVar("tuneops_progress", default=None)
 _name: contextvars.ContextVar[str | None] = contextvars.ContextVar("tuneops_progress_name", default=None)
 
