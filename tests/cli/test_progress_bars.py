@@ -53,10 +53,11 @@ def test_submit_on_a_terminal_shows_each_file_checked_hashed_and_uploaded_to_its
     for verb, name, size in (("checking", train.name, train.stat().st_size),
                              ("hashing", train.name, train.stat().st_size),
                              ("checking", valid.name, valid.stat().st_size),
-                             ("uploading", f"{train.name} to sandbox", sizes["train"]),
-                             ("uploading", f"{valid.name} to sandbox", sizes["valid"])):
-        lines = terminal.shown(f"{verb} {name} ")
+                             ("uploading", train.name, sizes["train"]),
+                             ("uploading", valid.name, sizes["valid"])):
+        lines = terminal.shown(f"{verb} {name}")
         assert any(amount(size) in line and BAR in line for line in lines), (verb, name, lines)
+    assert terminal.shown(f"uploading {train.name} to sandbox ")
     assert terminal.shown("support-triage: submitting to sandbox")  # the spinner above the uploads
     assert not any(BAR in line or "uploading" in line for line in terminal.lines()), terminal.lines()
     assert capsys.readouterr().out.startswith("run run_")  # results stay on stdout, as before
@@ -71,7 +72,7 @@ def test_a_large_file_sent_in_parts_fills_one_bar(project: Path, sandbox_env: An
         assert main(["submit", str(project)]) == 0
     size = sent_sizes()["train"]
     assert size > 5 * 16384  # several parts, sent two at a time
-    lines = terminal.shown(f"uploading {train.name} to sandbox ")
+    lines = terminal.shown(f"uploading {train.name}")
     assert any(amount(size) in line for line in lines), lines
     assert all(BAR not in line for line in terminal.lines())
 

@@ -123,7 +123,8 @@ def _columns() -> list[Any]:
         def render(self, task: Any) -> Text:
             return Text(task.description, no_wrap=True, overflow="ellipsis")
 
-    return [Only(SpinnerColumn(), "spin"), Description(), TimeElapsedColumn(), Only(BarColumn(), "bytes"),
+    # A bar of 24 leaves a 100-column terminal room for "uploading <file> to <provider>" and the numbers.
+    return [Only(SpinnerColumn(), "spin"), Description(), TimeElapsedColumn(), Only(BarColumn(bar_width=24), "bytes"),
             Only(DownloadColumn(), "bytes"), Only(TransferSpeedColumn(), "rate")]
 
 
