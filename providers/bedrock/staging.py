@@ -12,8 +12,11 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from tuneops import progress
 from tuneops.provider import Upload
 from tuneops.providers.bedrock.errors import call, error_code, translate
+
+SINGLE_PUT_MAX_BYTES = 5 * 1024**3
 
 
 class S3Staging:
@@ -73,11 +76,20 @@ class S3Staging:
         size = path.stat().st_size
         if self.size(key) != size:
             digest = _sha256_b64(path)
-            with path.open("rb") as fh:
-                call(self.provider, "upload", lambda: self.s3.put_object(
-                    Bucket=self.bucket, Key=key, Body=fh, ContentType="application/jsonl",
-                    ChecksumSHA256=digest))
+            with progress.uploading(path, to=f"s3://{self.bucket}") as advance, path.open("rb") as fh:
+                # boto3's transfer reports the bytes it sends (and takes them back when it re-sends);
+                # one PutObject, as before: an object's SHA-256 is only kept for a single-part upload.
+                call(self.provider, "upload", lambda: self.s3.upload_fileobj(
+                    fh, self.bucket, key, Callback=advance, Config=_single_put(),
+                    ExtraArgs={"ContentType": "application/jsonl", "ChecksumSHA256": digest}))
         return Upload(self.provider, sha256, self.uri(key), size, path.name)
+
+
+def _single_put() -> Any:
+    from boto3.s3.transfer import TransferConfig
+
+    # No thread pool for one request; 5 GiB is S3's limit for a single PUT.
+    return TransferConfig(multipart_threshold=SINGLE_PUT_MAX_BYTES, use_threads=False)
 
 
 def _sha256_b64(path: Path) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tuneops import progress
 from tuneops.errors import PermanentProviderError, TransientProviderError
 from tuneops.http import UPLOAD_TIMEOUT, JSONClient, resource_id
 from tuneops.provider import Upload
@@ -37,7 +38,7 @@ def _create(api: JSONClient, dataset_id: str, path: Path) -> dict[str, Any] | No
 
 
 def _upload_small(api: JSONClient, dataset_id: str, path: Path) -> None:
-    with path.open("rb") as fh:
+    with progress.open_upload(path, to=api.provider) as fh:
         api.request("POST", f"datasets/{dataset_id}:upload", operation="upload",
                     files={"file": (path.name, fh, "application/jsonl")}, timeout=UPLOAD_TIMEOUT)
 
@@ -50,7 +51,7 @@ def _upload_signed(api: JSONClient, dataset_id: str, path: Path) -> None:
     if not url:
         raise PermanentProviderError(f"no signed upload URL returned for {path.name}",
                                      provider=api.provider, operation="upload")
-    with path.open("rb") as fh:
+    with progress.open_upload(path, to=api.provider) as fh:
         api.request("PUT", url, operation="upload", auth=False, content=fh, timeout=UPLOAD_TIMEOUT,
                     headers={"Content-Type": "application/octet-stream",
                              "X-Goog-Content-Length-Range": f"{size},{size}"})

@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from tuneops import progress
 from tuneops.errors import AmbiguousCreate, PermanentProviderError, TransientProviderError, UnsupportedOperation
 from tuneops.options import ProviderOptions
 from tuneops.provider import (
@@ -91,7 +92,8 @@ class LocalProvider:
             target = files / f"{sha256}.jsonl"
             if not target.is_file():
                 tmp = files / f".{sha256}.{os.getpid()}.tmp"
-                shutil.copyfile(path, tmp)
+                with progress.open_upload(path, to=self.name) as src, tmp.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
                 os.replace(tmp, target)
             return Upload(self.name, sha256, f"{sha256}.jsonl", target.stat().st_size, path.name)
 

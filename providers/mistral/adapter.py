@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from tuneops import progress
 from tuneops.basemodels import TunableModel
 from tuneops.clock import from_unix
 from tuneops.errors import ProviderError, UnsupportedOperation
@@ -86,7 +87,7 @@ class MistralProvider:
 
     def upload(self, path: Path, *, sha256: str, purpose: str = "fine-tune") -> Upload:
         """``POST /files`` (multipart, purpose fine-tune)."""
-        with path.open("rb") as fh:
+        with progress.open_upload(path, to=self.name) as fh:
             obj = self.api.post("files", operation="upload", timeout=UPLOAD_TIMEOUT, data={"purpose": purpose},
                                 files={"file": (f"{sha256[:16]}.jsonl", fh, "application/jsonl")})
         return Upload(self.name, sha256, str(obj["id"]), int(obj.get("bytes") or path.stat().st_size),

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from tuneops import progress
 from tuneops.basemodels import TunableModel
 from tuneops.clock import from_unix
 from tuneops.errors import PermanentProviderError, ProviderError, UnsupportedOperation
@@ -130,7 +131,7 @@ class OpenAIProvider:
                 mime_type=str(self.options.get("upload_mime_type", "text/jsonl")))
             obj = chunked.upload(path, sha256=sha256, purpose=purpose, filename=filename)
         else:
-            with path.open("rb") as fh:
+            with progress.open_upload(path, to=self.name) as fh:
                 obj = self._call("upload", lambda: self.client.files.create(
                     file=(filename, fh, "application/jsonl"), purpose=purpose))
         obj = self._after_upload(obj)

@@ -8,6 +8,7 @@ staged file, so a re-run after a crash or a failed part sends only the missing p
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuneops import progress
 from tuneops.errors import PermanentProviderError
 from tuneops.providers.openai.capabilities import MAX_UPLOAD_BYTES
 
@@ -123,7 +125,9 @@ class ChunkedUpload:
         count = max(1, math.ceil(state.bytes / state.part_bytes))
         missing = [i for i in range(count) if i not in state.parts]
         if missing:
-            self._send_parts(path, sidecar, state, missing)
+            with progress.uploading(path, to=self.provider) as advance:
+                advance(state.bytes - sum(_part_size(state, i) for i in missing))  # sent before a resume
+                self._send_parts(path, sidecar, state, missing, advance)
         part_ids = [state.parts[i] for i in range(count)]
         md5 = _md5(path)
         done = self.call("upload", lambda: self.client.uploads.complete(
@@ -135,12 +139,15 @@ class ChunkedUpload:
         sidecar.unlink(missing_ok=True)
         return done.file
 
-    def _send_parts(self, path: Path, sidecar: Path, state: UploadState, indices: list[int]) -> None:
+    def _send_parts(self, path: Path, sidecar: Path, state: UploadState, indices: list[int],
+                    advance: progress.Advance) -> None:
         def send(index: int) -> None:
             with path.open("rb") as fh:
                 fh.seek(index * state.part_bytes)
                 chunk = fh.read(state.part_bytes)
-            part = self.call("upload", lambda: self.client.uploads.parts.create(state.upload_id, data=chunk))
+            # Reported as the HTTP client reads the part, so the bar moves with the bytes on the wire.
+            data = ("upload", progress.ReportingReader(io.BytesIO(chunk), advance))
+            part = self.call("upload", lambda: self.client.uploads.parts.create(state.upload_id, data=data))
             with self._lock:
                 state.parts[index] = part.id
                 self._save(sidecar, state)
@@ -161,6 +168,10 @@ class ChunkedUpload:
         tmp = sidecar.with_name(sidecar.name + ".tmp")
         tmp.write_text(json.dumps(state.to_json(), indent=1))
         os.replace(tmp, sidecar)  # atomic: a crash never leaves a half-written sidecar
+
+
+def _part_size(state: UploadState, index: int) -> int:
+    return min(state.part_bytes, state.bytes - index * state.part_bytes)
 
 
 def _md5(path: Path) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tuneops import progress
 from tuneops.errors import PermanentProviderError, TransientProviderError, UnsupportedOperation
 from tuneops.http import UPLOAD_TIMEOUT, JSONClient
 from tuneops.provider import Upload
@@ -47,7 +48,7 @@ def _register(api: JSONClient, path: Path, sha256: str, purpose: str) -> tuple[s
 
 def _put(api: JSONClient, url: str, path: Path) -> None:
     """Send the bytes to the presigned URL; storage credentials are in the URL, ours stay home."""
-    with path.open("rb") as fh:
+    with progress.open_upload(path, to=api.provider) as fh:
         api.request("PUT", url, operation="upload", auth=False, content=fh,
                     headers={"Content-Length": str(path.stat().st_size)}, timeout=UPLOAD_TIMEOUT)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tuneops import progress
 from tuneops.errors import PermanentProviderError
 from tuneops.provider import Upload
 from tuneops.providers.vertex.api import VertexAPI
@@ -53,7 +54,7 @@ class GCSStaging:
         params: dict[str, Any] = {"uploadType": "media", "name": name}
         if existing is None:
             params["ifGenerationMatch"] = "0"
-        with path.open("rb") as fh:
+        with progress.open_upload(path, to=f"gs://{self.bucket}") as fh:
             response = self.api.send("POST", self.api.upload_url(self.bucket), operation="upload",
                                      ok=(200, 412), params=params, content=fh,
                                      headers={"Content-Type": CONTENT_TYPE}, timeout=UPLOAD_TIMEOUT)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from tuneops import progress
 from tuneops.clock import utcnow
 from tuneops.errors import (
     AmbiguousCreate,
@@ -106,6 +107,26 @@ def another_intent(loaded: Any, seed: int) -> Any:
     return loaded.model_copy(update={"spec": spec.model_copy(update={"hyperparameters": hp})})
 
 
+class StepRecorder:
+    """A ``tuneops.progress`` reporter that keeps every step it hears of (and the ones that failed)."""
+
+    def __init__(self) -> None:
+        self.steps: list[progress.Step] = []
+        self.failed: list[progress.Step] = []
+
+    def start(self, step: progress.Step) -> None:
+        """Keep the step."""
+        self.steps.append(step)
+
+    def advance(self, step: progress.Step, n: int) -> None:
+        """Nothing: the step counts its own bytes."""
+
+    def end(self, step: progress.Step, error: BaseException | None) -> None:
+        """Note a failed step."""
+        if error is not None:
+            self.failed.append(step)
+
+
 class ProviderContract:
     """The behaviour every provider adapter guarantees; subclass it and provide a ``harness`` fixture."""
 
@@ -149,6 +170,18 @@ class ProviderContract:
         assert isinstance(harness.provider.location(), str) and harness.provider.location()
         found = harness.provider.find_uploads(digest, upload.bytes)
         assert upload.provider_file_id in [u.provider_file_id for u in found]
+
+    def test_an_upload_reports_its_bytes(self, harness: ContractHarness, tmp_path: Path) -> None:
+        path, digest = prepared_file(harness.provider, tmp_path)
+        recorder = StepRecorder()
+        with progress.reporting(recorder):
+            harness.provider.upload(path, sha256=digest)
+        sent = [s for s in recorder.steps if s.verb == "uploading"]
+        if not sent and not type(harness.provider).__module__.startswith("tuneops."):
+            pytest.skip("the adapter reports no upload progress (optional for a plugin: see tuneops.progress)")
+        size = path.stat().st_size
+        assert sent and all(s.total == size for s in sent), "an upload step's total is the file's size"
+        assert sent[-1].done == size and not recorder.failed, "the upload reported every byte it sent"
 
     def test_a_missing_upload_does_not_verify(self, harness: ContractHarness, tmp_path: Path) -> None:
         path, digest = prepared_file(harness.provider, tmp_path)
@@ -339,7 +372,8 @@ class FakeProvider:
         """Keep the file in memory."""
         self._call("upload")
         fid = self.backend.next_id("file")
-        self.backend.files[fid] = path.read_bytes()
+        with progress.open_upload(path, to=self.name) as fh:
+            self.backend.files[fid] = fh.read()
         return Upload(self.name, sha256, fid, len(self.backend.files[fid]), upload_filename(sha256))
 
     def location(self) -> str:

@@ -80,7 +80,10 @@ def _preflight(spec_path: str, providers: str | None, no_cache: bool, *, require
                                        (names or [loaded.spec.model.provider]) if require else [])
     if problems:
         raise SpecError(str(loaded.path), problems)
-    return validate(loaded.path, providers=names, cache=not no_cache)
+    from tuneops.cli import render
+
+    with render.phase(f"{loaded.spec.name}: checking the data"):
+        return validate(loaded.path, providers=names, cache=not no_cache)
 
 
 def validate(

@@ -49,22 +49,19 @@ def columns(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 
 @contextmanager
 def phase(text: str) -> Iterator[Callable[[str], None]]:
-    """A spinner with the elapsed time on stderr while a long step runs; yields a function that renames it.
+    """A spinner with the elapsed time on stderr while a long step runs, with a bar under it for each file
+    the step checks, hashes or uploads (see ``cli.bars``); yields a function that renames it.
 
     Only on a terminal and without -q: logs, pipes and CI get no control characters.
     """
-    from tuneops.cli import state as cli_state
+    from tuneops.cli import bars
 
-    err = cli_state.err_console()
-    if cli_state.QUIET or not err.is_terminal:
-        yield lambda _text: None
-        return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
-                  transient=True) as bar:
-        task = bar.add_task(text, total=None)
-        yield lambda new: bar.update(task, description=new)
+    with bars.shown() as shown:
+        if shown is None:
+            yield lambda _text: None
+            return
+        with shown.spinner(text) as rename:
+            yield rename
 
 
 def in_order(events: list[Any]) -> list[Any]:

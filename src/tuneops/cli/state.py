@@ -16,6 +16,9 @@ DB: str | None = None
 FORMAT: str | None = None  # --format: table, plain or json (None: by terminal)
 HTTP_TIMEOUT: float | None = None  # --timeout of the command being run
 QUIET = False  # -q: no progress or notes on stderr
+# The stderr console while progress bars are drawn on it (cli.bars): what else is printed to stderr then
+# goes through it, above the bars, instead of into them.
+LIVE: Console | None = None
 
 
 def console() -> Console:
@@ -28,7 +31,10 @@ def console() -> Console:
 
 
 def err_console() -> Console:
-    """The stderr console (errors, progress); like ``console``, it wraps no line when it is not a terminal."""
+    """The stderr console (errors, progress); like ``console``, it wraps no line when it is not a terminal.
+    While progress bars are drawn it is theirs, so a message prints above them instead of into them."""
+    if LIVE is not None:
+        return LIVE
     from rich.console import Console
 
     err = Console(stderr=True, highlight=False, emoji=False)

@@ -110,7 +110,8 @@ def submit(
             prepared = orch.prepare(loaded, provider=provider)
         orch.store = state.store()
         try:
-            outcome = orch.submit_intent(prepared, again=reason if again else None)
+            with render.phase(f"{loaded.spec.name}: submitting to {prepared.adapter.name}"):
+                outcome = orch.submit_intent(prepared, again=reason if again else None)
         except TuneopsError as exc:
             _left_behind(orch, spec, exc)
         run = outcome.run
@@ -156,7 +157,8 @@ def plan(
     loaded = _load(spec, provider)
     orch = Orchestrator(None, ProviderPool(timeout=state.HTTP_TIMEOUT))  # type: ignore[arg-type]
     try:
-        prepared = orch.prepare(loaded, provider=provider, check_budget=False)
+        with render.phase(f"{loaded.spec.name}: preflight and dataset snapshot"):
+            prepared = orch.prepare(loaded, provider=provider, check_budget=False)
         result = make_plan(prepared, state.DB)
     finally:
         orch.pool.close()
@@ -169,12 +171,14 @@ def plan(
 def _submit_with_pilot(orch: Any, loaded: Any, pilot: int | None, provider: str | None, *, watch: bool,
                        as_json: bool, no_promote: bool) -> None:
     """Train the pilot, then the full run only if the pilot's lift passes (each run one intent)."""
+    from tuneops.cli import bars
     from tuneops.cli.pilot import run_pilot
 
     orch.store = state.store()
     eval_failed = False
     try:
-        run = run_pilot(orch, loaded, pilot, provider, quiet=as_json)
+        with bars.shown():  # each run's data files as they are checked, hashed and uploaded
+            run = run_pilot(orch, loaded, pilot, provider, quiet=as_json)
         if run is None:
             raise typer.Exit(1)
         if not as_json:

@@ -17,6 +17,7 @@ from typing import Any
 
 from xxhash import xxh3_128
 
+from tuneops import progress
 from tuneops.datasets import evalcheck
 from tuneops.datasets import limits as limits_mod
 from tuneops.datasets import tokens as tokens_mod
@@ -120,16 +121,17 @@ def scan(path: Path, label: str, agg: FileAggregate, checker: ExampleChecker, ca
                 tally["resumed_lines"] = reader_state[1]
             else:
                 hasher = xxh3_128()
-    reader = LineReader(path, label, agg.findings, hasher=hasher, resume=resume,  # type: ignore[arg-type]
-                        max_line_bytes=max_line_bytes)
-    batch: list[tuple[int, bytes]] = []
-    for item in reader:
-        batch.append(item)
-        if len(batch) >= _BATCH:
+    with progress.reading("checking", path, label) as advance:
+        reader = LineReader(path, label, agg.findings, hasher=hasher, resume=resume,  # type: ignore[arg-type]
+                            max_line_bytes=max_line_bytes, advance=advance)
+        batch: list[tuple[int, bytes]] = []
+        for item in reader:
+            batch.append(item)
+            if len(batch) >= _BATCH:
+                _process(batch, agg, checker, cache, ctx, tally)
+                batch = []
+        if batch:
             _process(batch, agg, checker, cache, ctx, tally)
-            batch = []
-    if batch:
-        _process(batch, agg, checker, cache, ctx, tally)
     agg.bytes = reader.bytes
     agg.blank = reader.blank
     if hasher is not None and reader.complete and reader.ends_with_newline and cache.enabled:

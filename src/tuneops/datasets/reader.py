@@ -8,7 +8,7 @@ lines). Parsing and checking belong to ``checks``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from xxhash import xxh3_128, xxh3_128_digest
@@ -51,18 +51,21 @@ class LineReader:
     """Iterate ``(line_number, raw_bytes)`` over the non-blank lines of a JSONL file.
 
     ``raw_bytes`` keeps its line ending (LF or CRLF; none on a last line without one). With
-    ``hasher`` every byte read is fed to it (the checkpoint digest); ``resume=(offset, lines, blank,
-    crlf)`` continues a scan whose first ``offset`` bytes were read before.
+    ``hasher`` every byte read is fed to it (the checkpoint digest); with ``advance`` the count of
+    every byte read (a progress bar); ``resume=(offset, lines, blank, crlf)`` continues a scan whose
+    first ``offset`` bytes were read before.
     """
 
     def __init__(self, path: Path, label: str, findings: list[Finding], *, max_line_bytes: int = MAX_LINE_BYTES,
-                 hasher: xxh3_128 | None = None, resume: tuple[int, int, int, int] | None = None):
+                 hasher: xxh3_128 | None = None, resume: tuple[int, int, int, int] | None = None,
+                 advance: Callable[[int], None] | None = None):
         self.path = path
         self.label = label
         self.findings = findings
         self.max_line_bytes = max_line_bytes
         self.hasher = hasher
         self.resume = resume
+        self.advance = advance
         self.bytes = 0
         self.lines = 0
         self.blank = 0
@@ -107,9 +110,20 @@ class LineReader:
                 update(chunk)
                 return chunk
 
+        if self.advance is not None:
+            # Wrapped only when someone watches: a scan without a bar keeps its one call per line.
+            advance, unreported = self.advance, readline
+
+            def readline(size: int) -> bytes:
+                chunk = unreported(size)
+                advance(len(chunk))
+                return chunk
+
         if self.resume is not None:
             offset, lineno, self.blank, self.crlf = self.resume
             f.seek(offset)
+            if self.advance is not None:
+                self.advance(offset)  # read before, and checked then: done
             self.ends_with_newline = True
             raw = readline(limit)
         else:

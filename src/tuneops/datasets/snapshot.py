@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from tuneops import progress
 from tuneops.datasets.findings import Finding
 from tuneops.datasets.preflight import PreflightReport, preflight
 from tuneops.datasets.reader import LineReader
@@ -64,14 +65,16 @@ def dataset_error(report: PreflightReport, provider: str = "") -> DatasetError:
     return exc
 
 
-def _records(path: Path, keep: Callable[[int], bool]) -> Iterator[Mapping[str, Any]]:
-    for line, raw in LineReader(path, str(path), []):
-        if keep(line):
-            try:
-                yield orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                raise DatasetError(f"{path}:{line}: the file changed while it was being prepared; "
-                                   "nothing was uploaded, run the command again") from None
+def _records(path: Path, keep: Callable[[int], bool], part: str = "") -> Iterator[Mapping[str, Any]]:
+    # The pass that converts the file and hashes what will be sent: reported by the bytes of the source read.
+    with progress.reading("hashing", path, f"{path.name}{part}") as advance:
+        for line, raw in LineReader(path, str(path), [], advance=advance):
+            if keep(line):
+                try:
+                    yield orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    raise DatasetError(f"{path}:{line}: the file changed while it was being prepared; "
+                                       "nothing was uploaded, run the command again") from None
 
 
 def write_prepared(lines: Iterable[bytes], staging_dir: Path) -> PreparedFile:
@@ -116,8 +119,9 @@ def build_snapshot(loaded: LoadedSpec, provider: Provider, staging_dir: Path, *,
         if val_lines is not None:
             train = write_prepared(provider.prepare(_records(report.train_path, lambda n: n not in val_lines), method),
                                    staging_dir)
-            validation = write_prepared(provider.prepare(_records(report.train_path, val_lines.__contains__),
-                                                         method), staging_dir) if val_lines else None
+            validation = write_prepared(provider.prepare(_records(report.train_path, val_lines.__contains__,
+                                                                  " (validation split)"), method),
+                                        staging_dir) if val_lines else None
         else:
             train = write_prepared(provider.prepare(_records(report.train_path, lambda n: True), method), staging_dir)
             validation = None

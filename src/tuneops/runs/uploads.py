@@ -8,10 +8,11 @@ ledger says which file each run trained on.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tuneops import audit
+from tuneops import audit, progress
 from tuneops.provider import Provider, Upload
 from tuneops.retry import call_with_retry
 from tuneops.runs import crash
@@ -20,6 +21,15 @@ from tuneops.store.tables import RunRow, UploadRow
 
 if TYPE_CHECKING:
     from tuneops.runs.orchestrator import Orchestrator
+
+
+def _data_name(run: RunRow, kind: str) -> str:
+    """The file a user knows an upload by (the staged copy is ``<sha256>.jsonl``): the spec's data file."""
+    data = json.loads(run.spec_json).get("data") or {}
+    if kind == "validation" and data.get("validation"):
+        return Path(data["validation"]).name
+    name = Path(data.get("train") or f"{kind} data").name
+    return name if kind == "training" else f"{name} (validation split)"
 
 
 def _as_upload(row: UploadRow) -> Upload:
@@ -65,7 +75,8 @@ class VerifiedUploads:
             if sent and (again := adapter.find_uploads(sha256, size)):
                 return again[0], "found at the provider after an upload whose answer was lost; reusing it"
             sent.append(True)
-            return adapter.upload(path, sha256=sha256), why or "uploaded"
+            with progress.named(_data_name(run, kind)):
+                return adapter.upload(path, sha256=sha256), why or "uploaded"
 
         up, how = self._call(run, "upload", attempt)
         return self._record_upload(run, up, location, kind, how, replaced=row)
