@@ -238,7 +238,7 @@ def eval_run(
                                      concurrency=concurrency)
         with orch.store.read() as s:
             known = {r.id for r in ledger.list_evals(s, model=resolved.model, limit=10_000)}
-        with progress_bar(as_json) as (_, progress):
+        with progress_bar() as (_, progress):
             row = evaluate(orch, resolved, config, progress=progress)
     finally:
         orch.pool.close()

@@ -106,7 +106,7 @@ def models_promote(
         if job != row.job_name:
             raise TuneopsError(f"alias {alias} belongs to job {job}, but {row.provider_model_id} is a model of "
                                f"job {row.job_name}; use --alias {name}")
-        with progress_bar(as_json) as (on_role, progress):
+        with progress_bar() as (on_role, progress):
             result = promote_model(orch, row, name, force=force, reason=reason, progress=progress,
                                    on_role=on_role)
     finally:
