@@ -28,6 +28,7 @@ from typing import Any
 
 from tuneops.errors import UnsupportedOperation
 from tuneops.http import UPLOAD_TIMEOUT, JSONClient, chat_completion, check_call, find_files, verify_file
+from tuneops.progress import open_upload
 from tuneops.provider import (
     Capabilities,
     Checkpoint,
@@ -82,7 +83,7 @@ class AcmeProvider:
 
     def upload(self, path: Path, *, sha256: str, purpose: str = "fine-tune") -> Upload:
         """``POST /files``."""
-        with path.open("rb") as fh:
+        with open_upload(path, to=self.name) as fh:  # users see a bar of the bytes sent
             obj = self.api.post("files", operation="upload", timeout=UPLOAD_TIMEOUT,
                                 files={"file": (upload_filename(sha256), fh, "application/jsonl")})
         return Upload(self.name, sha256, str(obj["id"]), int(obj.get("bytes") or path.stat().st_size),
