@@ -1,8 +1,4 @@
-"""What the Fireworks adapter can do.
-
-Declared apart from the adapter so `tuneops providers list` (and anything that only reads what a provider
-can do) needs no HTTP client or SDK: the ``tuneops.capabilities`` entry point names this module.
-"""
+"""What the Fireworks adapter can do, apart from it: `providers list` reads this, not the adapter."""
 
 from __future__ import annotations
 
