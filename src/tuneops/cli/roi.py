@@ -28,10 +28,13 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
         at = data["break_even_at"]
         when = (f"breaks even after {data['break_even_requests']:,} requests "
                 f"(~{data['break_even_months']:.2f} months, around {at:%Y-%m-%d})")
+    value = data["value_per_request_microusd"]
+    # Savings count the quality gain at [economics] value_per_correct_usd: say so, or $0 vs $0 reads as a bug.
+    worth = f" (of which {usd(value)}/request is the quality gain's value)" if value else ""
     return [f"monthly cost without fine-tune {usd(data['monthly_cost_without_microusd'])}, "
             f"with {usd(data['monthly_cost_with_microusd'])}; "
             f"savings {usd(data['monthly_savings_microusd'])}/month, "
-            f"{usd(data['savings_per_request_microusd'])}/request",
+            f"{usd(data['savings_per_request_microusd'])}/request{worth}",
             f"spent up front {usd(data['upfront_microusd'])}: {when}", quality]
 
 
