@@ -83,6 +83,8 @@ def test_roi_on_the_example_project_prints_break_even_and_every_source(
     assert main(["roi", "support-triage"]) == 0
     text = capsys.readouterr().out
     assert "paid for from the start" in text and "95% CI [" in text and "catalog: tuneops sandbox" in text
+    # Both monthly costs are $0 on the free sandbox: the savings are the quality gain's value, and it says so.
+    assert "is the quality gain's value" in text
 
 
 def test_unknown_prices_show_as_unknown_in_the_cli(
