@@ -99,34 +99,36 @@ def register(name: str, factory: Factory) -> Callable[[], None]:
 
 def capabilities(name: str) -> Capabilities:
     """What ``name`` can do: its declared ``tuneops.capabilities`` entry, else its factory's attribute."""
-    return _describe(name, entry_points())["capabilities"]
+    return describe(name)["capabilities"]
 
 
 def describe(name: str) -> dict[str, Any]:
     """Name, capabilities and origin of one provider, for listings."""
-    return _describe(name, entry_points())
+    installed = entry_points()
+    return _describe(name, _entry_points(installed), installed)
 
 
 def describe_all() -> list[dict[str, Any]]:
     """``describe`` for every provider, sorted by name; one that cannot load has an ``error`` instead."""
     installed = entry_points()  # one scan of the installed distributions for the whole listing (~6 ms each)
+    providers = _entry_points(installed)
     rows = []
-    for name in sorted(set(_entry_points(installed)) | set(_registered)):
+    for name in sorted(set(providers) | set(_registered)):
         try:
-            rows.append(_describe(name, installed))
+            rows.append(_describe(name, providers, installed))
         except TuneopsError as exc:  # e.g. an optional SDK missing: list it, say why
             rows.append({"name": name, "error": str(exc)})
     return rows
 
 
-def _describe(name: str, installed: EntryPoints) -> dict[str, Any]:
+def _describe(name: str, providers: dict[str, EntryPoint], installed: EntryPoints) -> dict[str, Any]:
     if name in _registered:
         factory = _registered[name]
         return {"name": name, "capabilities": getattr(factory, "capabilities", None),
                 "origin": "registered in-process"}
-    ep = _entry_points(installed).get(name)
+    ep = providers.get(name)
     if ep is None:
-        raise ProviderNotFound(name, names())
+        raise ProviderNotFound(name, sorted(set(providers) | set(_registered)))
     declared = _declared(name, ep, installed)
     caps = declared.load() if declared is not None else getattr(ep.load(), "capabilities", None)
     return {"name": name, "capabilities": caps, "origin": ep.value}

@@ -247,7 +247,7 @@ def _needs_deployment(provider: str) -> bool:
     from tuneops import registry
 
     try:
-        caps = registry.describe(provider)["capabilities"]
+        caps = registry.capabilities(provider)
     except Exception:
         return True
     return bool(getattr(caps, "needs_deployment", True))

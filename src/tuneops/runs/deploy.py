@@ -43,6 +43,7 @@ from tuneops.runs.servepolicy import (
 )
 from tuneops.spec import JobSpec
 from tuneops.store import queries
+from tuneops.store.queries import deployment_for_run
 from tuneops.store.serving_tables import DeploymentRow
 from tuneops.store.tables import ModelRow, RunRow
 
@@ -403,13 +404,6 @@ def _model_of(row: DeploymentRow) -> Any:
     from sqlalchemy import select
 
     return select(ModelRow).where(ModelRow.run_id == row.run_id)
-
-
-def deployment_for_run(session: Any, run_id: str) -> DeploymentRow | None:
-    """A run's deployment row, if any."""
-    from sqlalchemy import select
-
-    return session.exec(select(DeploymentRow).where(DeploymentRow.run_id == run_id)).scalars().first()
 
 
 def serving_endpoint(session: Any, run_id: str) -> str | None:

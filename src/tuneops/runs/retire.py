@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from tuneops import audit
 from tuneops.store.eval_tables import AliasRow
+from tuneops.store.queries import deployment_for_run
 from tuneops.store.serving_tables import DeploymentRow
 from tuneops.store.tables import ModelRow, RunEventRow, RunRow
 
@@ -56,10 +57,7 @@ def retire_after_hours(run: RunRow | None) -> float | None:
 
 
 def _deployment(s: Session, model: ModelRow) -> DeploymentRow | None:
-    if not model.run_id:
-        return None
-    return s.exec(select(DeploymentRow).where(DeploymentRow.run_id == model.run_id)  # type: ignore[call-overload]
-                  ).scalars().first()
+    return deployment_for_run(s, model.run_id) if model.run_id else None
 
 
 def _retire(s: Session, replaced: ModelRow, alias: str, holder: ModelRow, now: datetime, actor: str) -> str | None:

@@ -47,5 +47,5 @@ def light_tick(db: Sql, jobs_dir: Path, cache: LocalCache, now: datetime, *,
 def _busy(db: Sql, now: datetime) -> bool:
     """Whether a run is due for a poll (sync), a deployment needs advancing or retiring, or a fire needs
     settling or taking over."""
-    fires = db.rows(f"SELECT 1 FROM fire WHERE state IN ({marks(FIRE_ACTIVE_STATES)}) LIMIT 1", FIRE_ACTIVE_STATES)
-    return poll_due(db, now) or deployments_due(db, now) or bool(fires)
+    return poll_due(db, now) or deployments_due(db, now) or bool(
+        db.rows(f"SELECT 1 FROM fire WHERE state IN ({marks(FIRE_ACTIVE_STATES)}) LIMIT 1", FIRE_ACTIVE_STATES))

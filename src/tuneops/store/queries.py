@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from tuneops.clock import utcnow
 from tuneops.errors import RunNotFound, TuneopsError
+from tuneops.store.serving_tables import DeploymentRow
 from tuneops.store.states import LOCAL_STATES, TERMINAL_STATES  # noqa: F401  (imported from here too)
 from tuneops.store.tables import ModelRow, RunEventRow, RunRow, UploadRow
 
@@ -32,6 +33,11 @@ def get_run(session: Session, run_id: str) -> RunRow:
         if len(rows) > 1:
             raise TuneopsError(f"run id prefix {run_id!r} is ambiguous; give more characters")
     raise RunNotFound(run_id)
+
+
+def deployment_for_run(session: Session, run_id: str) -> DeploymentRow | None:
+    """A run's deployment row, if any."""
+    return session.exec(select(DeploymentRow).where(DeploymentRow.run_id == run_id)).scalars().first()  # type: ignore
 
 
 def list_runs(session: Session, *, job: str | None = None, provider: str | None = None,
